@@ -1,0 +1,118 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, request, send_from_directory
+
+from app.config import INSTANCE_DIR, Config, TestingConfig
+from app.extensions import api, db, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        if config.get("TESTING"):
+            app.config.from_object(TestingConfig)
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False  # Chinese titles stay readable in responses
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_swagger_assets(app)
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+    wrap_views_in_transactions(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    api.init_app(app, spec_kwargs={"info": {"description": (
+        "Backend of a patent supermarket (专利超市): listings, search, matching, auctions and deals. "
+        "Money is integer fen; times are UTC. Every error has the shape of ErrorSchema.")}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+
+
+def _tune_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling breaks SAVEPOINTs; let SQLAlchemy emit BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Several gunicorn workers share the file: WAL lets readers run beside the one writer.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.audit.routes import blp as audit_blp
+    from app.auth.routes import auth_blp, orgs_blp, users_blp
+    from app.health import blp as health_blp
+    from app.outlets.routes import blp as outlets_blp
+    from app.patents.routes import listings_blp, patents_blp
+
+    for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, outlets_blp, patents_blp, listings_blp,
+                      audit_blp):
+        api.register_blueprint(blueprint)
+
+
+def register_swagger_assets(app: Flask) -> None:
+    from swagger_ui_bundle import swagger_ui_path
+
+    @app.route("/swagger-ui/<path:filename>")
+    def swagger_ui_assets(filename: str):
+        return send_from_directory(str(swagger_ui_path), filename)
+
+
+def wrap_views_in_transactions(app: Flask) -> None:
+    """One commit per request, after the view succeeded; errors roll back in their handlers."""
+
+    def transactional(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            response = view(*args, **kwargs)
+            if request.method not in READ_METHODS:
+                status = getattr(response, "status_code", 200)
+                if status < 400:
+                    db.session.commit()
+                else:
+                    db.session.rollback()
+            return response
+
+        return wrapper
+
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = transactional(view)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

@@ -1,0 +1,115 @@
+"""Operator commands: `flask seed demo`, `flask users create-admin`, `flask patents import`, ..."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+
+def register(app: Flask) -> None:
+    seed = AppGroup("seed", help="Demo data.")
+    users = AppGroup("users", help="User administration.")
+    patents = AppGroup("patents", help="Patent inventory.")
+    listings = AppGroup("listings", help="Listing maintenance.")
+
+    @seed.command("demo")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
+    @click.option("--patents", "patent_count", default=200, show_default=True)
+    def seed_demo(if_empty: bool, patent_count: int) -> None:
+        """Outlets, organisations, one user per role, generated patents and listings."""
+        from app.demo.seed import DEMO_PASSWORD, USERS, database_is_empty, seed_demo
+
+        if not database_is_empty():
+            if if_empty:
+                click.echo("The database already has data; demo seed skipped.")
+                return
+            raise click.ClickException("the database is not empty; the demo seed needs an empty one")
+        counts = seed_demo(patent_count)
+        db.session.commit()
+        click.echo("Demo data: " + ", ".join(f"{value} {key}" for key, value in counts.items()))
+        click.echo(f"Users (password for all: {DEMO_PASSWORD}):")
+        for email, role, org in USERS:
+            click.echo(f"  {role:<11} {email:<26} {org or ''}")
+        _drain_after_cli()
+
+    @users.command("create-admin")
+    @click.argument("email")
+    def create_admin(email: str) -> None:
+        """Create the first admin; the password comes from ADMIN_PASSWORD or a prompt."""
+        from app.auth.models import SYSTEM
+        from app.auth.services import create_user
+        from app.errors import DomainError
+
+        password = os.environ.get("ADMIN_PASSWORD") or click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True
+        )
+        try:
+            user = create_user(SYSTEM, email, password, "admin", None)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        db.session.commit()
+        click.echo(f"Admin {user.email} created (id {user.id}).")
+
+    @patents.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--owner", required=True, help="The owner organisation: its id or its exact name.")
+    @click.option("--outlet", "outlets", multiple=True, help="Shelve the listings at this outlet (repeatable).")
+    @click.option("--list", "list_mode", help="Also create a listing per patent in this mode.")
+    @click.option("--publish", is_flag=True, help="Put the listings straight into listed (reviewed inventory).")
+    def import_patents(file: Path, owner: str, outlets: tuple[str, ...], list_mode: str | None,
+                       publish: bool) -> None:
+        """Import an inventory from CSV, XLSX or JSONL (upserts by application number)."""
+        from app.auth.models import SYSTEM, Organization
+        from app.errors import DomainError
+        from app.patents.importer import import_records, read_rows
+        from app.patents.models import LISTING_MODES
+
+        if list_mode and list_mode not in LISTING_MODES:
+            raise click.BadParameter(f"one of {', '.join(LISTING_MODES)}", param_hint="--list")
+        org = db.session.get(Organization, int(owner)) if owner.isdigit() else db.session.scalar(
+            sa.select(Organization).where(Organization.name == owner))
+        if org is None:
+            raise click.ClickException(f"no organisation '{owner}'")
+        with file.open("rb") as fh:
+            total = sum(1 for _ in read_rows(file.name, fh))
+        try:
+            with file.open("rb") as fh, click.progressbar(length=total, label=f"Importing {file.name}") as bar:
+                report = import_records(SYSTEM, org.id, read_rows(file.name, fh), outlet_codes=list(outlets),
+                                        list_mode=list_mode, publish=publish, progress=bar.update,
+                                        commit_every=500)
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from None
+        db.session.commit()
+        click.echo(f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, "
+                   f"listings {report['listed']}, errors {len(report['errors'])}")
+        for error in report["errors"][:50]:
+            click.echo(f"  row {error['row']}: {error['field'] or '-'}: {error['reason']}: {error['message']}")
+        if len(report["errors"]) > 50:
+            click.echo(f"  ... and {len(report['errors']) - 50} more")
+        _drain_after_cli()
+
+    @listings.command("expire")
+    def expire() -> None:
+        """Expire active listings whose patent has lapsed or run out of term (run daily)."""
+        from app.auth.models import SYSTEM
+        from app.patents.listings import expire_lapsed_listings
+
+        count = expire_lapsed_listings(SYSTEM)
+        db.session.commit()
+        click.echo(f"{count} listing(s) expired")
+        _drain_after_cli()
+
+    for group in (seed, users, patents, listings):
+        app.cli.add_command(group)
+
+
+def _drain_after_cli() -> None:
+    """Search indexing hooks in here once the indexer exists; the outbox keeps the rows until then."""

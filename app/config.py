@@ -1,0 +1,56 @@
+"""Configuration read from the environment (see .env.example for every variable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
+
+
+def database_url(raw: str | None) -> str:
+    """Accept plain `postgresql://` and `sqlite:///` URLs and choose the driver ourselves."""
+    if not raw:
+        return f"sqlite:///{INSTANCE_DIR / 'patent_supermarket.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL") or None
+    ELASTICSEARCH_INDEX_PREFIX = os.environ.get("ELASTICSEARCH_INDEX_PREFIX", "patent-supermarket")
+    ELASTICSEARCH_ANALYZER = os.environ.get("ELASTICSEARCH_ANALYZER", "cjk")
+    SEARCH_PATH = os.environ.get("SEARCH_PATH") or str(INSTANCE_DIR / "search.sqlite3")
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 12 * 3600)
+    # argon2id parameters; the defaults follow RFC 9106's second recommendation.
+    ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST_KIB = _int("ARGON2_MEMORY_COST_KIB", 65536)
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)
+
+    API_TITLE = "Patent Supermarket API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    # Served from the package's own files: nothing may be fetched from a CDN at run time.
+    OPENAPI_SWAGGER_UI_URL = "/swagger-ui/"
+
+
+class TestingConfig(Config):
+    TESTING = True
+    # Cheap hashing keeps the suite fast; production keeps the defaults above.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST_KIB = 1024
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024

@@ -1,0 +1,138 @@
+"""`flask seed demo`: the eleven outlets, organisations, one user per role, ~200 patents and
+listings in every lifecycle state, all through the same services the API uses."""
+
+from __future__ import annotations
+
+import random
+
+import sqlalchemy as sa
+
+from app.auth import services as accounts
+from app.auth.models import SYSTEM, Organization
+from app.extensions import db
+from app.outlets import services as outlets
+from app.outlets.models import Outlet
+from app.patents import listings, services as patents
+from app.patents.listings import _move
+
+from .generator import generate_patent
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+OUTLETS = (
+    ("baoshan", "浦江知光专利超市·宝山店", "上海", "上海", "regional"),
+    ("wuxi", "浦江知光专利超市·无锡店", "无锡", "江苏", "regional"),
+    ("shaoxing", "浦江知光专利超市·绍兴店", "绍兴", "浙江", "regional"),
+    ("hefei", "浦江知光专利超市·合肥店", "合肥", "安徽", "regional"),
+    ("suzhou", "浦江知光专利超市·苏州店", "苏州", "江苏", "regional"),
+    ("ningbo", "浦江知光专利超市·宁波店", "宁波", "浙江", "regional"),
+    ("hangzhou", "浦江知光专利超市·杭州店", "杭州", "浙江", "regional"),
+    ("huzhou", "浦江知光专利超市·湖州店", "湖州", "浙江", "regional"),
+    ("wenzhou", "浦江知光专利超市·温州店", "温州", "浙江", "regional"),
+    ("baoshan-workers", "宝山区职工创新专利超市", "上海", "上海", "themed"),
+    ("baowu-carbon-park", "宝武碳中和园区专利超市", "上海", "上海", "themed"),
+)
+# Fictional organisations: demo data must not put invented patents in real institutions' names.
+ORGANIZATIONS = (
+    ("浦江知识产权交易中心（演示）", "exchange", "上海"),
+    ("沪东理工大学", "university", "上海"),
+    ("太湖科技大学", "university", "江苏"),
+    ("江淮工业大学", "university", "安徽"),
+    ("之江农林大学", "university", "浙江"),
+    ("长三角先进材料研究院", "institute", "上海"),
+    ("甬江海洋装备研究所", "institute", "浙江"),
+    ("申城新能源科技有限公司", "enterprise", "上海"),
+    ("锡山智能装备有限公司", "enterprise", "江苏"),
+    ("钱塘生物医药有限公司", "enterprise", "浙江"),
+    ("徽州现代农业发展有限公司", "enterprise", "安徽"),
+    ("长三角示范银行（演示）", "bank", "上海"),
+)
+USERS = (
+    ("admin@example.com", "admin", None),
+    ("staff@example.com", "staff", "浦江知识产权交易中心（演示）"),
+    ("university@example.com", "university", "沪东理工大学"),
+    ("university2@example.com", "university", "太湖科技大学"),
+    ("enterprise@example.com", "enterprise", "申城新能源科技有限公司"),
+)
+# How many listings end in each state (the rest of the 200 patents stay unlisted).
+STATE_PLAN = (
+    ("listed", 90), ("draft", 10), ("pending_review", 10), ("in_negotiation", 8), ("in_auction", 6),
+    ("sold", 8), ("licensed", 8), ("withdrawn", 5), ("expired", 5),
+)
+PATHS = {
+    "draft": (),
+    "pending_review": ("submit",),
+    "listed": ("submit", "approve"),
+    "in_negotiation": ("submit", "approve", "start_negotiation"),
+    "in_auction": ("submit", "approve", "put_in_auction"),
+    "sold": ("submit", "approve", "sell"),
+    "licensed": ("submit", "approve", "license"),
+    "withdrawn": ("submit", "approve", "withdraw"),
+    "expired": ("submit", "approve", "expire"),
+}
+
+
+def database_is_empty() -> bool:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Outlet)) == 0
+
+
+def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
+    rng = random.Random(seed)
+    outlet_rows = [
+        outlets.create_outlet(SYSTEM, {"code": code, "name": name, "city": city, "province": province,
+                                       "kind": kind, "operator": "浦江知识产权交易中心（演示）"})
+        for code, name, city, province, kind in OUTLETS
+    ]
+    orgs = {name: accounts.create_organization(SYSTEM, name, kind, region) for name, kind, region in ORGANIZATIONS}
+    for email, role, org_name in USERS:
+        accounts.create_user(SYSTEM, email, DEMO_PASSWORD, role, orgs[org_name].id if org_name else None)
+    owners = [org for org in orgs.values() if org.kind in ("university", "institute")]
+
+    created = []
+    for index in range(patent_count):
+        data = generate_patent(index, seed)
+        data.pop("_theme")
+        data["owner_organization_id"] = owners[index % len(owners)].id
+        created.append(patents.create_patent(SYSTEM, data))
+
+    plan = [state for state, count in STATE_PLAN for _ in range(count)]
+    listed_count = 0
+    offerable = [patent for patent in created if patent.in_force and patent.legal_status == "valid"]
+    for patent, state in zip(offerable, plan, strict=False):
+        mode = _mode_for(rng, patent, state)
+        payload = {"patent_id": patent.id, "mode": mode, "description": f"{patent.title}，可洽谈转化。",
+                   "outlet_codes": [o.code for o in rng.sample(outlet_rows, rng.randint(1, 3))]}
+        if mode == "open_license":
+            patent.evaluation_report = True
+            payload["open_license"] = {"payment_method": "lump_sum", "fee_fen": rng.randint(2, 20) * 1_000_000,
+                                       "term_months": 12 * rng.randint(1, 3)}
+        elif rng.random() < 0.25:
+            payload["negotiable"] = True
+        else:
+            payload["price_fen"] = rng.randint(5, 500) * 1_000_000  # ¥50,000 to ¥5,000,000
+        listing = listings.create_listing(SYSTEM, payload)
+        for action in PATHS[state]:
+            _move(SYSTEM, listing, action, "demo data" if action in ("withdraw", "expire") else None)
+        if state == "expired":
+            patent.legal_status = "lapsed"
+        listed_count += 1
+    db.session.flush()
+    return {"outlets": len(outlet_rows), "organizations": len(orgs), "users": len(USERS),
+            "patents": len(created), "listings": listed_count}
+
+
+def _mode_for(rng: random.Random, patent, state: str) -> str:
+    if patent.legal_status == "pending":
+        return "assignment"
+    if state == "licensed":
+        return rng.choice(("exclusive_license", "nonexclusive_license"))
+    if state == "sold":
+        return "assignment"
+    return rng.choices(
+        ("assignment", "exclusive_license", "sole_license", "nonexclusive_license", "open_license", "equity"),
+        weights=(45, 10, 5, 20, 12, 8),
+    )[0]
+
+
+def demo_organization(name: str) -> Organization | None:
+    return db.session.scalar(sa.select(Organization).where(Organization.name == name))

@@ -1,0 +1,50 @@
+import marshmallow as ma
+import sqlalchemy as sa
+from flask.views import MethodView
+
+from app.api import Blueprint, Schema
+from app.db import utcnow
+from app.extensions import db
+
+blp = Blueprint("health", __name__, url_prefix="", description="Liveness and readiness probes")
+
+
+class HealthOut(Schema):
+    status = ma.fields.String()
+    server_time = ma.fields.DateTime()
+
+
+class ReadyOut(Schema):
+    status = ma.fields.String(metadata={"description": "ready or not_ready"})
+    checks = ma.fields.Dict()
+
+
+def readiness() -> tuple[dict, bool]:
+    checks: dict = {}
+    ready = True
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        checks["database"] = {"ok": True, "dialect": db.engine.dialect.name}
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        db.session.rollback()
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+        ready = False
+    return checks, ready
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthOut)
+    def get(self):
+        """The process is alive."""
+        return {"status": "ok", "server_time": utcnow()}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, ReadyOut)
+    @blp.alt_response(503, schema=ReadyOut, description="Not ready")
+    def get(self):
+        """The database (and the search engine) can serve requests."""
+        checks, ready = readiness()
+        return {"status": "ready" if ready else "not_ready", "checks": checks}, (200 if ready else 503)

@@ -1,0 +1,121 @@
+"""Test data builders: the same services the API uses, with cheap tokens."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from app.auth import services as accounts
+from app.auth.models import SYSTEM, AuthToken, Organization, User
+from app.auth.permissions import hash_token
+from app.db import utcnow
+from app.demo.generator import application_number
+from app.extensions import db
+from app.outlets import services as outlets
+from app.patents import listings as listing_services
+from app.patents import services as patent_services
+
+_serial = itertools.count(1000)
+PASSWORD = "correct-horse-42"
+
+
+def organization(name: str | None = None, kind: str = "university", region: str = "上海") -> Organization:
+    return accounts.create_organization(SYSTEM, name or f"{kind}-{next(_serial)}", kind, region)
+
+
+def user(role: str, org: Organization | None, email: str | None = None) -> User:
+    return accounts.create_user(SYSTEM, email or f"{role}{next(_serial)}@example.com", PASSWORD, role,
+                                org.id if org else None)
+
+
+def token_for(u: User) -> str:
+    token = secrets.token_urlsafe(16)
+    db.session.add(AuthToken(token_hash=hash_token(token), user_id=u.id,
+                             expires_at=utcnow() + timedelta(hours=1)))
+    db.session.flush()
+    return token
+
+
+def number(type_digit: str = "1", year: int = 2021) -> str:
+    return application_number(year, type_digit, next(_serial))
+
+
+def patent_data(owner: Organization, **overrides) -> dict:
+    data = {
+        "application_number": number(),
+        "title": "一种钠离子电池正极材料及其制备方法",
+        "abstract": "本发明公开了一种层状氧化物正极材料，提高了循环寿命。",
+        "ipc_codes": ["H01M 4/58", "H01M 10/054"],
+        "legal_status": "valid",
+        "filing_date": date(2021, 3, 1),
+        "grant_date": date(2023, 5, 9),
+        "inventors": ["王伟", "李娜"],
+        "owner_organization_id": owner.id,
+    }
+    data.update(overrides)
+    return data
+
+
+def patent(owner: Organization, **overrides):
+    return patent_services.create_patent(SYSTEM, patent_data(owner, **overrides))
+
+
+def listing(p, status: str = "draft", **overrides):
+    data = {"patent_id": p.id, "mode": "assignment", "price_fen": 50_000_000, "outlet_codes": []}
+    data.update(overrides)
+    item = listing_services.create_listing(SYSTEM, data)
+    path = {"draft": (), "pending_review": ("submit",), "listed": ("submit", "approve"),
+            "withdrawn": ("withdraw",), "in_negotiation": ("submit", "approve", "start_negotiation"),
+            "sold": ("submit", "approve", "sell"), "licensed": ("submit", "approve", "license")}[status]
+    for action in path:
+        listing_services._move(SYSTEM, item, action, None)
+    return item
+
+
+def outlet(code: str, kind: str = "regional"):
+    return outlets.create_outlet(SYSTEM, {"code": code, "name": f"{code} 店", "city": "上海", "province": "上海",
+                                          "kind": kind, "operator": None})
+
+
+@dataclass
+class Actor:
+    user: User
+    token: str
+    org: Organization | None
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    admin: Actor
+    staff: Actor
+    uni: Actor
+    other_uni: Actor
+    enterprise: Actor
+    outlets: list = field(default_factory=list)
+
+    @classmethod
+    def build(cls) -> World:
+        exchange = organization("交易中心", "exchange")
+        uni, other = organization("沪东理工大学", "university"), organization("太湖科技大学", "university")
+        company = organization("申城新能源科技有限公司", "enterprise")
+
+        def actor(role, org):
+            u = user(role, org)
+            return Actor(u, token_for(u), org)
+
+        world = cls(admin=actor("admin", None), staff=actor("staff", exchange), uni=actor("university", uni),
+                    other_uni=actor("university", other), enterprise=actor("enterprise", company),
+                    outlets=[outlet("baoshan"), outlet("wuxi")])
+        db.session.flush()
+        return world
+
+    def by_role(self, role: str) -> dict:
+        if role == "anonymous":
+            return {}
+        return getattr(self, {"university": "uni"}.get(role, role)).headers
