@@ -10,6 +10,7 @@ from flask import current_app
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from marshmallow import validate
+from webargs.flaskparser import FlaskParser
 
 from app.errors import error_payload, flatten_validation_messages, snake
 
@@ -67,7 +68,13 @@ class Api(_Api):
         return error_payload(code, message, reason, errors), code, headers
 
 
+class _Parser(FlaskParser):
+    # webargs ignores unknown query parameters by default; a misspelt filter must not be ignored either.
+    DEFAULT_UNKNOWN_BY_LOCATION = {"headers": ma.EXCLUDE, "cookies": ma.EXCLUDE, "files": ma.EXCLUDE}
+
+
 class Blueprint(_Blueprint):
+    ARGUMENTS_PARSER = _Parser()
     def errors(self, *codes: int):
         """Document the error responses a view can give, in the one error format."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 from dataclasses import dataclass, field
@@ -18,18 +19,34 @@ from app.patents import listings as listing_services
 from app.patents import services as patent_services
 
 _serial = itertools.count(1000)
+
+
+def committed(func):
+    """Commit what a builder made. In tests a commit only releases a savepoint, and committed setup
+    survives the rollback a failing request does."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        result = func(*args, **kwargs)
+        db.session.commit()
+        return result
+
+    return wrapper
 PASSWORD = "correct-horse-42"
 
 
+@committed
 def organization(name: str | None = None, kind: str = "university", region: str = "上海") -> Organization:
     return accounts.create_organization(SYSTEM, name or f"{kind}-{next(_serial)}", kind, region)
 
 
+@committed
 def user(role: str, org: Organization | None, email: str | None = None) -> User:
     return accounts.create_user(SYSTEM, email or f"{role}{next(_serial)}@example.com", PASSWORD, role,
                                 org.id if org else None)
 
 
+@committed
 def token_for(u: User) -> str:
     token = secrets.token_urlsafe(16)
     db.session.add(AuthToken(token_hash=hash_token(token), user_id=u.id,
@@ -58,10 +75,12 @@ def patent_data(owner: Organization, **overrides) -> dict:
     return data
 
 
+@committed
 def patent(owner: Organization, **overrides):
     return patent_services.create_patent(SYSTEM, patent_data(owner, **overrides))
 
 
+@committed
 def listing(p, status: str = "draft", **overrides):
     data = {"patent_id": p.id, "mode": "assignment", "price_fen": 50_000_000, "outlet_codes": []}
     data.update(overrides)
@@ -74,6 +93,7 @@ def listing(p, status: str = "draft", **overrides):
     return item
 
 
+@committed
 def outlet(code: str, kind: str = "regional"):
     return outlets.create_outlet(SYSTEM, {"code": code, "name": f"{code} 店", "city": "上海", "province": "上海",
                                           "kind": kind, "operator": None})
@@ -112,7 +132,7 @@ class World:
         world = cls(admin=actor("admin", None), staff=actor("staff", exchange), uni=actor("university", uni),
                     other_uni=actor("university", other), enterprise=actor("enterprise", company),
                     outlets=[outlet("baoshan"), outlet("wuxi")])
-        db.session.flush()
+        db.session.commit()
         return world
 
     def by_role(self, role: str) -> dict:

@@ -7,7 +7,7 @@ import hashlib
 from copy import deepcopy
 
 import sqlalchemy as sa
-from flask import g, request
+from flask import request
 
 from app.api import ErrorSchema
 from app.db import utcnow
@@ -25,12 +25,13 @@ def hash_token(token: str) -> str:
 
 def current_user() -> User | None:
     """The authenticated user, None when no token is sent; a bad token is a 401 everywhere."""
-    cached = g.get("_current_user", None)
+    # Cached on the request, not on g: an app context (and its g) can outlive one request.
+    cached = request.environ.get("app.current_user")
     if cached is not None:
         return None if cached is _ANONYMOUS else cached
     header = request.headers.get("Authorization", "")
     if not header:
-        g._current_user = _ANONYMOUS
+        request.environ["app.current_user"] = _ANONYMOUS
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -49,14 +50,14 @@ def current_user() -> User | None:
         raise Unauthorized("token_expired", "the token has expired")
     if not user.is_active:
         raise Unauthorized("user_inactive", "the account is disabled")
-    g._current_user = user
-    g._current_token = auth_token
+    request.environ["app.current_user"] = user
+    request.environ["app.current_token"] = auth_token
     return user
 
 
 def current_token() -> AuthToken | None:
     current_user()
-    return g.get("_current_token")
+    return request.environ.get("app.current_token")
 
 
 def _document(wrapper, roles: list[str], required: bool) -> None:

@@ -12,7 +12,8 @@ from app.auth.models import SYSTEM, Organization
 from app.extensions import db
 from app.outlets import services as outlets
 from app.outlets.models import Outlet
-from app.patents import listings, services as patents
+from app.patents import listings
+from app.patents import services as patents
 from app.patents.listings import _move
 
 from .generator import generate_patent
