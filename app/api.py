@@ -23,6 +23,14 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class Fen(ma.fields.Integer):
+    """Money in integer fen (分); 12.5 is refused, never rounded."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", True)
+        super().__init__(**kwargs)
+
+
 class ErrorSchema(Schema):
     code = ma.fields.Integer(metadata={"description": "HTTP status code"})
     status = ma.fields.String(metadata={"description": "HTTP status phrase"})

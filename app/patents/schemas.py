@@ -1,11 +1,9 @@
 import marshmallow as ma
 from marshmallow import validate, validates_schema
 
-from app.api import PageArgs, Schema
+from app.api import Fen, PageArgs, Schema
 
 from .models import LEGAL_STATUSES, LISTING_MODES, LISTING_STATUSES, PATENT_TYPES, PAYMENT_METHODS
-
-Fen = ma.fields.Integer  # money is integer fen (分) everywhere; never a float
 
 
 class OwnerOut(Schema):
