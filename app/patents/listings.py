@@ -51,7 +51,7 @@ def _check_no_conflicting_offer(patent: Patent, mode: str, exclude_id: int | Non
     stmt = sa.select(Listing.mode, Listing.status).where(Listing.patent_id == patent.id)
     if exclude_id is not None:
         stmt = stmt.where(Listing.id != exclude_id)
-    conflict = rules.offer_conflict(mode, db.session.execute(stmt).tuples().all())
+    conflict = rules.offer_conflict(mode, db.session.execute(stmt).all())
     if conflict:
         raise Conflict("listing_conflict", conflict, field="mode")
 

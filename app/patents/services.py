@@ -160,7 +160,9 @@ def _published_listing_exists():
 def _may_see(user: User | None, patent: Patent) -> bool:
     if can_manage_organization(user, patent.owner_organization_id):
         return True
-    return db.session.scalar(sa.select(_published_listing_exists())) or False
+    published = sa.select(Listing.id).where(Listing.patent_id == patent.id,
+                                            Listing.status.in_(rules.PUBLISHED_STATUSES)).limit(1)
+    return db.session.scalar(published) is not None
 
 
 def patents_query(user: User | None, filters: dict) -> sa.Select:

@@ -1,0 +1,90 @@
+"""Every role against every endpoint: the status each one gets."""
+
+import io
+import itertools
+
+import pytest
+
+from .. import factories
+
+ROLES = ("anonymous", "university", "other_university", "enterprise", "staff", "admin")
+_codes = itertools.count(1)
+
+
+def expect(anonymous, university, enterprise, staff, admin=None, other_university=None):
+    return {"anonymous": anonymous, "university": university, "enterprise": enterprise, "staff": staff,
+            "admin": staff if admin is None else admin,
+            "other_university": university if other_university is None else other_university}
+
+
+def _outlet_body(ctx):
+    code = f"outlet-{next(_codes)}"
+    return {"code": code, "name": code, "city": "宁波", "province": "浙江", "kind": "regional"}
+
+
+def _patent_body(ctx):
+    body = factories.patent_data(ctx["uni_org"])
+    body.pop("owner_organization_id")
+    body["filing_date"], body["grant_date"] = "2021-03-01", "2023-05-09"
+    return body
+
+
+# (method, path, body, expected statuses)
+MATRIX = {
+    "list outlets": ("GET", "/api/v1/outlets", None, expect(200, 200, 200, 200)),
+    "create outlet": ("POST", "/api/v1/outlets", _outlet_body, expect(401, 403, 403, 201)),
+    "patch outlet": ("PATCH", "/api/v1/outlets/baoshan", {"operator": "新运营方"}, expect(401, 403, 403, 200)),
+    "list organisations": ("GET", "/api/v1/organizations", None, expect(200, 200, 200, 200)),
+    "create organisation": ("POST", "/api/v1/organizations",
+                            lambda ctx: {"name": f"机构{next(_codes)}", "kind": "institute"},
+                            expect(401, 403, 403, 201)),
+    "patch organisation": ("PATCH", "/api/v1/organizations/{uni_org_id}", {"region": "苏州"},
+                           expect(401, 403, 403, 200)),
+    "create user": ("POST", "/api/v1/users",
+                    lambda ctx: {"email": f"u{next(_codes)}@x.cn", "password": "long-enough", "role": "enterprise",
+                                 "organization_id": ctx["ent_org"].id},
+                    expect(401, 403, 403, 201)),
+    "me": ("GET", "/api/v1/auth/me", None, expect(401, 200, 200, 200)),
+    "list patents": ("GET", "/api/v1/patents", None, expect(200, 200, 200, 200)),
+    "create patent": ("POST", "/api/v1/patents", _patent_body, expect(401, 201, 403, 422, other_university=201)),
+    "read unlisted patent": ("GET", "/api/v1/patents/{patent_id}", None,
+                             expect(404, 200, 404, 200, other_university=404)),
+    "patch patent": ("PATCH", "/api/v1/patents/{patent_id}", {"title": "新的名称"},
+                     expect(401, 200, 403, 200, other_university=404)),
+    "import patents": ("POST", "/api/v1/patents/import", "upload", expect(401, 200, 403, 422)),
+    "list listings": ("GET", "/api/v1/listings", None, expect(200, 200, 200, 200)),
+    "create listing": ("POST", "/api/v1/listings",
+                       lambda ctx: {"patent_id": ctx["patent_id"], "mode": "equity", "negotiable": True},
+                       expect(401, 201, 403, 201, other_university=422)),
+    "read draft listing": ("GET", "/api/v1/listings/{draft_id}", None,
+                           expect(404, 200, 404, 200, other_university=404)),
+    "patch draft listing": ("PATCH", "/api/v1/listings/{draft_id}", {"description": "新的说明"},
+                            expect(401, 200, 403, 200, other_university=404)),
+    "submit": ("POST", "/api/v1/listings/{draft_id}/submit", None, expect(401, 200, 403, 200, other_university=404)),
+    "approve": ("POST", "/api/v1/listings/{pending_id}/approve", None, expect(401, 403, 403, 200)),
+    "reject": ("POST", "/api/v1/listings/{pending_id}/reject", {"reason": "材料不全"}, expect(401, 403, 403, 200)),
+    "withdraw": ("POST", "/api/v1/listings/{listed_id}/withdraw", None,
+                 expect(401, 200, 403, 200, other_university=403)),
+    "audit": ("GET", "/api/v1/audit?entity=listing", None, expect(401, 403, 403, 200)),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_authorization_matrix(client, world, name, role):
+    method, path, body, expected = MATRIX[name]
+    patent = factories.patent(world.uni.org)
+    ctx = {"uni_org": world.uni.org, "uni_org_id": world.uni.org.id, "ent_org": world.enterprise.org,
+           "patent_id": patent.id,
+           "draft_id": factories.listing(factories.patent(world.uni.org), "draft").id,
+           "pending_id": factories.listing(factories.patent(world.uni.org), "pending_review").id,
+           "listed_id": factories.listing(factories.patent(world.uni.org), "listed").id}
+    headers = {"other_university": world.other_uni.headers}.get(role) or world.by_role(role)
+    kwargs = {"headers": headers}
+    if body == "upload":
+        kwargs["data"] = {"file": (io.BytesIO(b'{"app_number": null, "title": "x"}\n'), "x.jsonl")}
+        kwargs["content_type"] = "multipart/form-data"
+    elif body is not None:
+        kwargs["json"] = body(ctx) if callable(body) else body
+    response = client.open(path.format(**ctx), method=method, **kwargs)
+    assert response.status_code == expected[role], (name, role, response.get_json())

@@ -1,0 +1,139 @@
+import io
+import json
+
+import sqlalchemy as sa
+from openpyxl import Workbook
+
+from app.auth.models import SYSTEM
+from app.patents.importer import import_records, read_rows
+from app.patents.models import Listing, Patent
+from app.patents.numbers import check_character
+
+from .. import factories
+
+
+def num(serial: int, type_digit: str = "1", year: int = 2020) -> str:
+    digits = f"{year}{type_digit}{serial:07d}"
+    return f"{digits}.{check_character(digits)}"
+
+
+def jsonl(records) -> bytes:
+    return "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+
+
+SHARED_STYLE = [
+    # The keys of ../shared/data/cn_patents.jsonl.
+    {"app_number": "CN" + num(1), "title": "一种水稻育秧盘", "abstract": "本发明涉及育秧。", "ipc": ["A01G 9/10"],
+     "ipc_main": "A01G", "applicant": "沪东理工大学", "app_year": 2020, "app_date": "2020-04-01",
+     "patent_type": "发明", "legal_status": None},
+    {"app_number": None, "title": "没有申请号的记录", "ipc": ["A01B"]},
+    {"app_number": num(2)[:-1] + ("1" if num(2)[-1] != "1" else "2"), "title": "校验位错误", "ipc": ["A01B"]},
+    {"app_number": num(3), "title": "一种鱼塘投饵机", "ipc": "A01K 61/80; A01K 61/85", "patent_type": "发明",
+     "app_date": "2020/6/1", "inventors": "王伟、李娜"},
+    {"app_number": num(4), "title": "分类号不对", "ipc": ["nonsense"]},
+]
+
+
+def test_jsonl_import_reports_bad_rows_and_keeps_good_ones(session, world):
+    rows = read_rows("inventory.jsonl", io.BytesIO(jsonl(SHARED_STYLE)))
+    report = import_records(SYSTEM, world.uni.org.id, rows)
+    assert (report["created"], report["updated"], report["unchanged"]) == (2, 0, 0)
+    assert [(e["row"], e["field"], e["reason"]) for e in report["errors"]] == [
+        (2, "application_number", "missing_application_number"),
+        (3, "application_number", "invalid_application_number"),
+        (5, "ipc_codes", "invalid_ipc"),
+    ]
+    feeder = session.scalar(sa.select(Patent).where(Patent.title == "一种鱼塘投饵机"))
+    assert feeder.ipc_codes == ["A01K 61/80", "A01K 61/85"] and feeder.inventors == ["王伟", "李娜"]
+    assert feeder.field == "现代农业" and feeder.legal_status == "valid"
+    assert feeder.filing_date.isoformat() == "2020-06-01"
+    rice = session.scalar(sa.select(Patent).where(Patent.title == "一种水稻育秧盘"))
+    assert rice.ipc_codes[0] == "A01G"
+
+
+def test_rerun_changes_nothing_and_changed_rows_update(session, world):
+    def run(records):
+        return import_records(SYSTEM, world.uni.org.id, read_rows("x.jsonl", io.BytesIO(jsonl(records))),
+                              list_mode="assignment")
+
+    first = run(SHARED_STYLE)
+    assert first["created"] == 2 and first["listed"] == 2
+    second = run(SHARED_STYLE)
+    assert (second["created"], second["updated"], second["unchanged"], second["listed"]) == (0, 0, 2, 0)
+    changed = [dict(SHARED_STYLE[0], title="一种改进的水稻育秧盘")]
+    assert run(changed)["updated"] == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(Listing)) == 2
+
+
+def test_another_organisations_patent_is_not_overwritten(session, world):
+    theirs = factories.patent(world.other_uni.org)
+    record = {"app_number": theirs.application_number, "title": "抢注", "ipc": ["A01B"]}
+    report = import_records(SYSTEM, world.uni.org.id, read_rows("x.jsonl", io.BytesIO(jsonl([record]))))
+    assert report["errors"][0]["reason"] == "owned_by_another_organization"
+
+
+def test_csv_with_chinese_headers_and_gbk(session, world):
+    text = "申请号,专利名称,分类号,法律状态,申请日\n" + f"{num(10)},一种盾构机刀盘,E21D 9/06,有效,2020-02-02\n" + \
+        f"{num(11, '2')},一种管片拼装机,E21D 11/40,失效,2020-03-03\n"
+    report = import_records(SYSTEM, world.uni.org.id, read_rows("inv.csv", io.BytesIO(text.encode("gb18030"))))
+    assert report["created"] == 2 and not report["errors"]
+    lapsed = session.scalar(sa.select(Patent).where(Patent.title == "一种管片拼装机"))
+    assert lapsed.legal_status == "lapsed" and lapsed.patent_type == "utility_model"
+
+
+def xlsx(rows) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_upload_through_the_api(client, world):
+    content = xlsx([["application_number", "title", "ipc", "filing_date"],
+                    [num(20), "一种储能变流器", "H02J 7/00", "2020-05-05"],
+                    [num(21), "", "H02J 7/00", "2020-05-05"]])
+    response = client.post("/api/v1/patents/import", headers=world.uni.headers, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(content), "inv.xlsx"), "list_mode": "assignment",
+                                 "outlet_codes": ["baoshan"]})
+    assert response.status_code == 200, response.json
+    report = response.get_json()
+    assert report["created"] == 1 and report["listed"] == 1
+    assert report["errors"] == [{"row": 3, "field": "title", "reason": "missing_title",
+                                 "message": "the record has no title"}]
+    drafts = client.get("/api/v1/listings?status=draft", headers=world.uni.headers).get_json()["items"]
+    assert drafts[0]["outlet_codes"] == ["baoshan"]
+
+
+def test_upload_rules(client, world):
+    def post(actor, data):
+        return client.post("/api/v1/patents/import", headers=actor.headers, content_type="multipart/form-data",
+                           data=data)
+
+    records = io.BytesIO(jsonl([SHARED_STYLE[0]]))
+    assert post(world.uni, {"file": (records, "x.jsonl"), "list_mode": "assignment",
+                            "publish": "true"}).get_json()["reason"] == "publish_requires_staff"
+    assert post(world.uni, {"file": (io.BytesIO(b"x"), "x.pdf")}).get_json()["reason"] == "unsupported_file_type"
+    assert post(world.uni, {}).status_code == 422
+    assert post(world.enterprise, {"file": (io.BytesIO(b""), "x.jsonl")}).status_code == 403
+    staff = post(world.staff, {"file": (io.BytesIO(jsonl([SHARED_STYLE[0]])), "x.jsonl"), "list_mode": "assignment",
+                               "publish": "true", "owner_organization_id": str(world.uni.org.id)})
+    assert staff.status_code == 200 and staff.get_json()["listed"] == 1
+    assert client.get("/api/v1/listings").get_json()["total"] == 1
+
+
+def test_cli_import_with_progress(app, world, tmp_path, session):
+    path = tmp_path / "inventory.jsonl"
+    path.write_bytes(jsonl(SHARED_STYLE))
+    result = app.test_cli_runner().invoke(args=["patents", "import", str(path), "--owner", "沪东理工大学",
+                                                "--outlet", "baoshan", "--list", "assignment", "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "created 2, updated 0, unchanged 0, listings 2, errors 3" in result.output
+    assert "row 2: application_number: missing_application_number" in result.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(Listing).where(Listing.status == "listed")) == 2
+    rerun = app.test_cli_runner().invoke(args=["patents", "import", str(path), "--owner", str(world.uni.org.id)])
+    assert "created 0, updated 0, unchanged 2" in rerun.output
+    missing = app.test_cli_runner().invoke(args=["patents", "import", str(path), "--owner", "无此单位"])
+    assert missing.exit_code != 0 and "no organisation" in missing.output

@@ -1,0 +1,51 @@
+import sqlalchemy as sa
+
+from app.auth.models import User
+from app.outlets.models import Outlet
+from app.patents.models import Listing, Patent
+from app.patents.rules import ACTIVE_STATUSES
+
+
+def test_seed_demo_makes_a_working_supermarket(app, session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "demo-pass-2026" in result.output
+    codes = set(session.scalars(sa.select(Outlet.code)))
+    assert codes == {"baoshan", "wuxi", "shaoxing", "hefei", "suzhou", "ningbo", "hangzhou", "huzhou", "wenzhou",
+                     "baoshan-workers", "baowu-carbon-park"}
+    assert session.scalar(sa.select(sa.func.count()).select_from(Patent)) == 200
+    statuses = set(session.scalars(sa.select(Listing.status)))
+    assert statuses == {"draft", "pending_review", "listed", "in_negotiation", "in_auction", "sold", "licensed",
+                        "withdrawn", "expired"}
+    assert set(session.scalars(sa.select(User.role))) == {"admin", "staff", "university", "enterprise"}
+    for listing in session.scalars(sa.select(Listing).where(Listing.status.in_(ACTIVE_STATUSES))):
+        assert listing.patent.in_force
+    again = runner.invoke(args=["seed", "demo", "--if-empty"])
+    assert again.exit_code == 0 and "skipped" in again.output
+    assert runner.invoke(args=["seed", "demo"]).exit_code != 0
+
+    client = app.test_client()
+    login = client.post("/api/v1/auth/login", json={"email": "university@example.com", "password": "demo-pass-2026"})
+    assert login.status_code == 200
+    assert client.get("/api/v1/outlets").get_json()["total"] == 11
+
+
+def test_create_admin(app, session, monkeypatch):
+    monkeypatch.setenv("ADMIN_PASSWORD", "a-long-admin-password")
+    result = app.test_cli_runner().invoke(args=["users", "create-admin", "Root@Exchange.cn"])
+    assert result.exit_code == 0, result.output
+    admin = session.scalar(sa.select(User).where(User.email == "root@exchange.cn"))
+    assert admin.role == "admin"
+    login = app.test_client().post("/api/v1/auth/login", json={"email": "root@exchange.cn",
+                                                               "password": "a-long-admin-password"})
+    assert login.status_code == 200
+    again = app.test_cli_runner().invoke(args=["users", "create-admin", "root@exchange.cn"])
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_create_admin_prompts_without_the_variable(app, session, monkeypatch):
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    result = app.test_cli_runner().invoke(args=["users", "create-admin", "ops@exchange.cn"],
+                                          input="prompted-password\nprompted-password\n")
+    assert result.exit_code == 0, result.output
