@@ -48,6 +48,9 @@ def register_extensions(app: Flask) -> None:
         "Backend of a patent supermarket (专利超市): listings, search, matching, auctions and deals. "
         "Money is integer fen; times are UTC. Every error has the shape of ErrorSchema.")}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    from search import make_backend
+
+    app.extensions["search_backend"] = make_backend(app.config)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
@@ -74,11 +77,12 @@ def register_blueprints(app: Flask) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import auth_blp, orgs_blp, users_blp
     from app.health import blp as health_blp
+    from app.indexing.routes import blp as search_blp
     from app.outlets.routes import blp as outlets_blp
     from app.patents.routes import listings_blp, patents_blp
 
     for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, outlets_blp, patents_blp, listings_blp,
-                      audit_blp):
+                      search_blp, audit_blp):
         api.register_blueprint(blueprint)
 
 
@@ -101,8 +105,13 @@ def wrap_views_in_transactions(app: Flask) -> None:
                 status = getattr(response, "status_code", 200)
                 if status < 400:
                     db.session.commit()
+                    if db.session.info.pop("outbox_written", False):
+                        from app.indexing.indexer import drain_after_commit
+
+                        drain_after_commit()
                 else:
                     db.session.rollback()
+                    db.session.info.pop("outbox_written", None)
             return response
 
         return wrapper

@@ -109,7 +109,18 @@ def register(app: Flask) -> None:
 
     for group in (seed, users, patents, listings):
         app.cli.add_command(group)
+    from app.indexing.cli import search_cli
+
+    app.cli.add_command(search_cli)
 
 
 def _drain_after_cli() -> None:
-    """Search indexing hooks in here once the indexer exists; the outbox keeps the rows until then."""
+    """Index what the command changed; if the engine is down the outbox keeps it for the worker."""
+    from app.indexing.indexer import drain
+    from search import SearchUnavailable
+
+    try:
+        count = drain(wait_seconds=30.0)
+        click.echo(f"search index updated ({count} change(s))")
+    except SearchUnavailable as exc:
+        click.echo(f"search engine unavailable, {exc}; run `flask search drain` later", err=True)

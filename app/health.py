@@ -15,7 +15,7 @@ class HealthOut(Schema):
 
 
 class ReadyOut(Schema):
-    status = ma.fields.String(metadata={"description": "ready or not_ready"})
+    status = ma.fields.String(metadata={"description": "ready, degraded (search down: 200) or not_ready (503)"})
     checks = ma.fields.Dict()
 
 
@@ -29,6 +29,17 @@ def readiness() -> tuple[dict, bool]:
         db.session.rollback()
         checks["database"] = {"ok": False, "error": type(exc).__name__}
         ready = False
+    if ready:
+        # The search engine is reported but does not make the instance unready: writes still work while
+        # it is down (the outbox keeps the changes), and taking every instance out would stop them too.
+        from app.indexing.indexer import backend, backlog
+        from search import SearchUnavailable
+
+        try:
+            checks["search"] = backend().health()
+        except SearchUnavailable as exc:
+            checks["search"] = {"engine": backend().name, "ok": False, "error": str(exc)}
+        checks["search"]["backlog"] = backlog()
     return checks, ready
 
 
@@ -47,4 +58,5 @@ class Ready(MethodView):
     def get(self):
         """The database (and the search engine) can serve requests."""
         checks, ready = readiness()
-        return {"status": "ready" if ready else "not_ready", "checks": checks}, (200 if ready else 503)
+        status = "not_ready" if not ready else ("ready" if checks["search"].get("ok") else "degraded")
+        return {"status": status, "checks": checks}, (200 if ready else 503)

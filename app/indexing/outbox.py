@@ -31,6 +31,8 @@ class OutboxEvent(db.Model):
 
 def _enqueue(entity: str, entity_id: int) -> None:
     db.session.add(OutboxEvent(entity=entity, entity_id=entity_id))
+    # Tells the request wrapper that a drain is worth trying after the commit.
+    db.session.info["outbox_written"] = True
 
 
 def enqueue_listing(listing_id: int) -> None:

@@ -1,0 +1,64 @@
+"""`flask search drain [--follow]`, `flask search reindex`, `flask search status`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import AppGroup
+
+from app.extensions import db
+from search import SearchUnavailable
+
+search_cli = AppGroup("search", help="The search index.")
+
+
+@search_cli.command("drain")
+@click.option("--follow", is_flag=True, help="Keep draining: the production worker.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls with --follow.")
+def drain_command(follow: bool, interval: float) -> None:
+    """Index what the outbox names."""
+    from .indexer import drain
+
+    backoff = interval
+    while True:
+        try:
+            done = drain(wait_seconds=5.0)
+            backoff = interval
+            if done or not follow:
+                click.echo(f"{done} outbox row(s) indexed")
+        except SearchUnavailable as exc:
+            if not follow:
+                raise click.ClickException(f"search engine unavailable: {exc}") from None
+            click.echo(f"search engine unavailable, retrying in {backoff:.0f}s: {exc}", err=True)
+            backoff = min(backoff * 2, 60.0)
+        if not follow:
+            return
+        time.sleep(backoff)
+
+
+@search_cli.command("reindex")
+@click.option("--batch", default=1000, show_default=True)
+def reindex_command(batch: int) -> None:
+    """Build a fresh index and switch to it with no downtime."""
+    from app.patents.models import Listing
+
+    from .indexer import reindex
+
+    total = db.session.query(Listing).count()
+    with click.progressbar(length=total, label="Reindexing listings") as bar:
+        count = reindex(batch, progress=bar.update)
+    click.echo(f"{count} listing(s) indexed; the new index is live")
+
+
+@search_cli.command("status")
+def status_command() -> None:
+    """Engine health, document count and outbox backlog."""
+    from .indexer import backend, backlog
+
+    try:
+        health = backend().health()
+    except SearchUnavailable as exc:
+        health = {"engine": backend().name, "ok": False, "error": str(exc)}
+    for key, value in {**health, **{f"backlog_{k}": v for k, v in backlog().items()}}.items():
+        click.echo(f"{key}: {value}")

@@ -1,0 +1,156 @@
+"""Draining the outbox into the engine, and rebuilding the index with no downtime.
+
+One drainer at a time (a PostgreSQL advisory lock, or a file lock beside the SQLite database):
+a drain reads the current rows of what changed and writes them, so with one writer at a time
+a later drain can never be overtaken by an earlier one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from search import SearchBackend, SearchUnavailable
+
+from .documents import all_listing_ids, documents_for, listing_ids_for
+from .outbox import OutboxEvent
+
+log = logging.getLogger(__name__)
+ADVISORY_KEY = 0x5EA4C4  # arbitrary, stable: "search"
+
+
+def backend() -> SearchBackend:
+    return current_app.extensions["search_backend"]
+
+
+@contextlib.contextmanager
+def drain_lock(wait_seconds: float = 0.0) -> Iterator[bool]:
+    """Yield True when this process may drain now; False when another drainer holds the lock."""
+    deadline = time.monotonic() + wait_seconds
+    if db.engine.dialect.name == "postgresql":
+        while True:
+            got = db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(ADVISORY_KEY)))
+            if got or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        yield bool(got)  # released by the commit or rollback that ends the drain's transaction
+        return
+    path = Path(current_app.instance_path) / "search-drain.lock"
+    with path.open("a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                got = True
+            except BlockingIOError:
+                got = False
+            if got or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        try:
+            yield got
+        finally:
+            if got:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def drain(batch: int = 500, max_batches: int | None = None, wait_seconds: float = 0.0) -> int:
+    """Index what the outbox names, batch by batch; returns the number of outbox rows done.
+
+    If the engine fails, the rows stay (with their attempt count and error) and the error is raised.
+    """
+    done = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        with drain_lock(wait_seconds) as acquired:
+            if not acquired:
+                db.session.rollback()
+                return done
+            rows = db.session.execute(
+                sa.select(OutboxEvent.id, OutboxEvent.entity, OutboxEvent.entity_id)
+                .order_by(OutboxEvent.id).limit(batch)
+            ).all()
+            if not rows:
+                db.session.commit()
+                return done
+            listing_ids: set[int] = set()
+            for _, entity, entity_id in rows:
+                listing_ids.update(listing_ids_for(entity, entity_id))
+            docs, missing = documents_for(listing_ids)
+            row_ids = [row.id for row in rows]
+            try:
+                engine = backend()
+                engine.index(docs)
+                engine.delete(missing)
+            except SearchUnavailable as exc:
+                db.session.rollback()
+                _record_failure(row_ids, str(exc))
+                raise
+            db.session.execute(sa.delete(OutboxEvent).where(OutboxEvent.id.in_(row_ids)))
+            db.session.commit()
+        done += len(rows)
+        batches += 1
+    return done
+
+
+def _record_failure(row_ids: list[int], error: str) -> None:
+    db.session.execute(
+        sa.update(OutboxEvent).where(OutboxEvent.id.in_(row_ids))
+        .values(attempts=OutboxEvent.attempts + 1, last_error=error[:2000])
+    )
+    db.session.commit()
+
+
+def drain_after_commit() -> None:
+    """Best effort after a request's commit: failures are logged, the rows wait for the worker."""
+    try:
+        drain(max_batches=4, wait_seconds=2.0)
+    except SearchUnavailable as exc:
+        log.warning("search engine unavailable; %s", exc)
+    except Exception:  # noqa: BLE001 - the request itself has already succeeded
+        db.session.rollback()
+        log.exception("draining the search outbox failed")
+
+
+def backlog() -> dict:
+    count, oldest, failing = db.session.execute(
+        sa.select(sa.func.count(OutboxEvent.id), sa.func.min(OutboxEvent.created_at),
+                  sa.func.count(OutboxEvent.id).filter(OutboxEvent.attempts > 0))
+    ).one()
+    return {"pending": count, "failing": failing, "oldest": oldest.isoformat() if oldest else None}
+
+
+def reindex(batch: int = 1000, progress: Callable[[int], None] | None = None) -> int:
+    """Build a fresh index beside the live one and switch to it; searches keep answering throughout.
+
+    While the rebuild runs, drains write to both indexes. Each batch is read and written under the
+    drain lock, so a drain can never write an older state over what the batch wrote, or the
+    reverse; the final drain under the lock then catches what changed during the build.
+    """
+    engine = backend()
+    target = engine.begin_rebuild()
+    total = 0
+    try:
+        for ids in all_listing_ids(batch):
+            with drain_lock(wait_seconds=60.0) as acquired:
+                if not acquired:
+                    raise RuntimeError("could not take the drain lock for a reindex batch")
+                docs, _ = documents_for(ids)
+                engine.index_into(target, docs)
+                db.session.commit()
+            total += len(docs)
+            if progress:
+                progress(len(docs))
+        drain(wait_seconds=60.0)
+        engine.finish_rebuild(target)
+    except BaseException:
+        engine.abort_rebuild(target)
+        raise
+    return total

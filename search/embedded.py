@@ -1,0 +1,417 @@
+"""The embedded engine: SQLite FTS5 in a file of its own, the default when no cluster is configured.
+
+Safe with several gunicorn workers: every thread has its own connection, SQLite's file locks
+serialise writers, WAL lets searches run while the indexer writes. Tables are versioned by a
+generation number; `meta.active` names the one searches read, and a rebuild fills the next
+generation while index()/delete() write to both, then switches `meta.active` in one statement.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import text as analysis
+from .base import (
+    KEYWORD_FILTERS,
+    NEGOTIABLE_BAND,
+    PRICE_BANDS,
+    FacetValue,
+    Hit,
+    Query,
+    Result,
+    SearchUnavailable,
+    Suggestion,
+    price_band,
+    validate_document,
+)
+
+# BM25 weights of the FTS columns: title, abstract, claims, owner, inventors.
+WEIGHTS = (10.0, 3.0, 1.0, 2.0, 2.0)
+SCALAR_FACETS = {"field": "field", "patent_type": "patent_type", "mode": "mode", "price_band": "price_band"}
+MULTI_FACETS = {"ipc_section": "ipc_section", "ipc_class": "ipc_class", "ipc_subclass": "ipc_subclass",
+                "outlet": "outlet"}
+SORT_SQL = {
+    "newest": "d.listed_at IS NULL, d.listed_at DESC, d.id DESC",
+    "price_asc": "d.price_fen IS NULL, d.price_fen ASC, d.id DESC",
+    "price_desc": "d.price_fen IS NULL, d.price_fen DESC, d.id DESC",
+    "remaining_life": "d.expires_on IS NULL, d.expires_on DESC, d.id DESC",
+}
+
+
+class EmbeddedBackend:
+    name = "embedded"
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+
+    # -- connections and generations -----------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA temp_store=MEMORY")
+                conn.execute("PRAGMA cache_size=-65536")
+            except sqlite3.Error as exc:
+                raise SearchUnavailable(f"cannot open the search file {self.path}: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def _meta(self, conn: sqlite3.Connection) -> dict[str, int]:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def _generations(self, conn: sqlite3.Connection) -> tuple[int, int | None]:
+        meta = self._meta(conn)
+        if "active" not in meta:
+            with _write(conn):
+                meta = self._meta(conn)
+                if "active" not in meta:
+                    self._create_generation(conn, 1)
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('active', 1)")
+                    meta["active"] = 1
+        return meta["active"], meta.get("building")
+
+    @staticmethod
+    def _create_generation(conn: sqlite3.Connection, g: int) -> None:
+        # Statement by statement: executescript() would COMMIT the caller's transaction.
+        script = f"""
+            CREATE TABLE IF NOT EXISTS docs_{g} (
+                id INTEGER PRIMARY KEY, body TEXT NOT NULL, status TEXT, mode TEXT, field TEXT,
+                patent_type TEXT, legal_status TEXT, owner_id INTEGER, price_fen INTEGER, negotiable INTEGER,
+                price_band TEXT, listed_at TEXT, expires_on TEXT, application_number TEXT,
+                publication_number TEXT, plain TEXT);
+            CREATE INDEX IF NOT EXISTS ix_docs_{g}_status ON docs_{g} (status, owner_id);
+            CREATE INDEX IF NOT EXISTS ix_docs_{g}_listed ON docs_{g} (listed_at);
+            CREATE INDEX IF NOT EXISTS ix_docs_{g}_number ON docs_{g} (application_number);
+            CREATE INDEX IF NOT EXISTS ix_docs_{g}_pub ON docs_{g} (publication_number);
+            CREATE TABLE IF NOT EXISTS terms_{g} (id INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_terms_{g}_lookup ON terms_{g} (facet, value, id);
+            CREATE INDEX IF NOT EXISTS ix_terms_{g}_id ON terms_{g} (id);
+            CREATE TABLE IF NOT EXISTS sugg_{g} (id INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+                norm TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_sugg_{g}_norm ON sugg_{g} (norm);
+            CREATE INDEX IF NOT EXISTS ix_sugg_{g}_id ON sugg_{g} (id);
+            CREATE VIRTUAL TABLE IF NOT EXISTS fts_{g} USING fts5(
+                title, abstract, claims, owner, inventors, tokenize = 'unicode61 remove_diacritics 0');
+        """
+        for statement in filter(str.strip, script.split(";")):
+            conn.execute(statement)
+
+    @staticmethod
+    def _drop_generation(conn: sqlite3.Connection, g: int) -> None:
+        for table in ("docs", "terms", "sugg", "fts"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}_{g}")
+
+    def ensure_ready(self) -> None:
+        self._generations(self._conn())
+
+    def _targets(self, conn) -> list[int]:
+        active, building = self._generations(conn)
+        return [active] + ([building] if building else [])
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def index(self, documents: Iterable[dict]) -> int:
+        conn = self._conn()
+        docs = [validate_document(doc) for doc in documents]
+        if not docs:
+            return 0
+        rows = [_rows_for(doc) for doc in docs]
+        with _write(conn):
+            for g in self._targets(conn):
+                self._write_rows(conn, g, rows)
+        return len(docs)
+
+    def index_into(self, target: str, documents: Iterable[dict]) -> int:
+        conn = self._conn()
+        rows = [_rows_for(validate_document(doc)) for doc in documents]
+        with _write(conn):
+            self._write_rows(conn, int(target), rows)
+        return len(rows)
+
+    @staticmethod
+    def _write_rows(conn, g: int, rows: list[tuple]) -> None:
+        ids = [(row[0][0],) for row in rows]
+        conn.executemany(f"DELETE FROM fts_{g} WHERE rowid = ?", ids)
+        conn.executemany(f"DELETE FROM terms_{g} WHERE id = ?", ids)
+        conn.executemany(f"DELETE FROM sugg_{g} WHERE id = ?", ids)
+        conn.executemany(f"INSERT OR REPLACE INTO docs_{g} VALUES ({','.join('?' * 16)})",
+                         [row[0] for row in rows])
+        conn.executemany(f"INSERT INTO fts_{g} (rowid, title, abstract, claims, owner, inventors) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", [row[1] for row in rows])
+        conn.executemany(f"INSERT INTO terms_{g} VALUES (?, ?, ?)", [t for row in rows for t in row[2]])
+        conn.executemany(f"INSERT INTO sugg_{g} VALUES (?, ?, ?, ?)", [s for row in rows for s in row[3]])
+
+    def delete(self, ids: Iterable[int]) -> int:
+        conn = self._conn()
+        keys = [(int(i),) for i in ids]
+        if not keys:
+            return 0
+        with _write(conn):
+            for g in self._targets(conn):
+                for table, column in (("fts", "rowid"), ("terms", "id"), ("sugg", "id"), ("docs", "id")):
+                    conn.executemany(f"DELETE FROM {table}_{g} WHERE {column} = ?", keys)
+        return len(keys)
+
+    # -- rebuilds -------------------------------------------------------------------------------
+
+    def begin_rebuild(self) -> str:
+        conn = self._conn()
+        with _write(conn):
+            active, building = self._generations(conn)
+            if building:
+                self._drop_generation(conn, building)
+            target = max(active, building or 0) + 1
+            self._create_generation(conn, target)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('building', ?)", (target,))
+        return str(target)
+
+    def finish_rebuild(self, target: str) -> None:
+        conn = self._conn()
+        with _write(conn):
+            active, _ = self._generations(conn)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('active', ?)", (int(target),))
+            conn.execute("DELETE FROM meta WHERE key = 'building'")
+            self._drop_generation(conn, active)
+
+    def abort_rebuild(self, target: str) -> None:
+        conn = self._conn()
+        with _write(conn):
+            self._drop_generation(conn, int(target))
+            conn.execute("DELETE FROM meta WHERE key = 'building' AND value = ?", (int(target),))
+
+    def reset(self) -> None:
+        conn = self._conn()
+        with _write(conn):
+            meta = self._meta(conn)
+            for g in {meta.get("active"), meta.get("building")} - {None}:
+                self._drop_generation(conn, g)
+            conn.execute("DELETE FROM meta")
+            self._create_generation(conn, 1)
+            conn.execute("INSERT INTO meta VALUES ('active', 1)")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        conn = self._conn()
+        active, _ = self._generations(conn)
+        return conn.execute(f"SELECT count(*) FROM docs_{active}").fetchone()[0]
+
+    def health(self) -> dict:
+        conn = self._conn()
+        active, building = self._generations(conn)
+        return {"engine": self.name, "ok": True, "path": self.path, "generation": active,
+                "rebuilding": building is not None, "documents": self.count()}
+
+    def search(self, query: Query) -> Result:
+        started = time.perf_counter()
+        conn = self._conn()
+        g, _ = self._generations(conn)
+        where, params = _where(query, g)
+        terms = analysis.query_terms(query.text) if query.text else []
+        phrases, rest = analysis.phrases(query.text or "")
+        if phrases:
+            terms = analysis.query_terms(rest)
+            for phrase in phrases:
+                terms.extend(analysis.query_terms(phrase))
+                where.append("instr(d.plain, ?) > 0")
+                params.append(phrase)
+        match = _match_expression(terms)
+        if match:
+            source = (f"(SELECT rowid AS id, bm25(fts_{g}, {', '.join(map(str, WEIGHTS))}) AS rank "
+                      f"FROM fts_{g} WHERE fts_{g} MATCH ?) m JOIN docs_{g} d ON d.id = m.id")
+            params = [match] + params
+            rank = "m.rank"
+        else:
+            source, rank = f"docs_{g} d", "0.0"
+        sql_where = (" WHERE " + " AND ".join(where)) if where else ""
+        try:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY, rank REAL)")
+            conn.execute("DELETE FROM temp.hits")
+            conn.execute(f"INSERT INTO temp.hits SELECT d.id, {rank} FROM {source}{sql_where}", params)
+            total = conn.execute("SELECT count(*) FROM temp.hits").fetchone()[0]
+            order = "h.rank ASC, d.listed_at DESC, d.id DESC" if match and query.sort == "relevance" else \
+                SORT_SQL.get(query.sort, SORT_SQL["newest"])
+            rows = conn.execute(
+                f"SELECT d.body, h.rank FROM temp.hits h JOIN docs_{g} d ON d.id = h.id ORDER BY {order} "
+                "LIMIT ? OFFSET ?", (query.size, query.offset)).fetchall()
+            facets = self._facets(conn, g, query) if query.facets else {}
+        except sqlite3.OperationalError as exc:
+            raise SearchUnavailable(f"embedded search failed: {exc}") from exc
+        hits = []
+        for body, score in rows:
+            source_doc = json.loads(body)
+            highlight = {}
+            if query.highlight and terms:
+                highlight = {"title": analysis.highlight(source_doc.get("title"), terms),
+                             "abstract": analysis.highlight(source_doc.get("abstract"), terms)}
+            hits.append(Hit(id=source_doc["id"], score=round(-score, 6) if score else 0.0, source=source_doc,
+                            highlight=highlight))
+        return Result(total=total, hits=hits, facets=facets, took_ms=(time.perf_counter() - started) * 1000)
+
+    def _facets(self, conn, g: int, query: Query) -> dict[str, list[FacetValue]]:
+        facets: dict[str, list[FacetValue]] = {}
+        n = query.facet_size
+        for name, column in SCALAR_FACETS.items():
+            limit = "" if name == "price_band" else f"LIMIT {n}"
+            rows = conn.execute(
+                f"SELECT d.{column}, count(*) c FROM temp.hits h JOIN docs_{g} d ON d.id = h.id "
+                f"WHERE d.{column} IS NOT NULL GROUP BY d.{column} ORDER BY c DESC, d.{column} {limit}").fetchall()
+            facets[name] = [FacetValue(str(value), count) for value, count in rows]
+        order = [label for label, _, _ in PRICE_BANDS] + [NEGOTIABLE_BAND]
+        facets["price_band"].sort(key=lambda fv: order.index(fv.value) if fv.value in order else 99)
+        for name, facet in MULTI_FACETS.items():
+            rows = conn.execute(
+                f"SELECT t.value, count(*) c FROM temp.hits h JOIN terms_{g} t ON t.id = h.id AND t.facet = ? "
+                f"GROUP BY t.value ORDER BY c DESC, t.value LIMIT {n}", (facet,)).fetchall()
+            facets[name] = [FacetValue(value, count) for value, count in rows]
+        rows = conn.execute(
+            f"SELECT d.owner_id, json_extract(d.body, '$.owner_name'), count(*) c FROM temp.hits h "
+            f"JOIN docs_{g} d ON d.id = h.id GROUP BY d.owner_id ORDER BY c DESC, d.owner_id LIMIT {n}").fetchall()
+        facets["owner"] = [FacetValue(str(owner), count, label) for owner, label, count in rows]
+        return facets
+
+    def suggest(self, prefix: str, limit: int = 10, statuses: tuple[str, ...] | None = None) -> list[Suggestion]:
+        norm = analysis.normalise(prefix).strip()
+        if not norm:
+            return []
+        conn = self._conn()
+        g, _ = self._generations(conn)
+        visible, params = "", [norm, norm + "\U0010ffff"]
+        if statuses:
+            visible = f" AND d.status IN ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        rows = conn.execute(
+            f"SELECT s.text, s.kind, count(*) c FROM sugg_{g} s JOIN docs_{g} d ON d.id = s.id "
+            f"WHERE s.norm >= ? AND s.norm < ?{visible} GROUP BY s.kind, s.text "
+            "ORDER BY c DESC, length(s.text), s.text LIMIT ?", (*params, limit * 2)).fetchall()
+        seen, out = set(), []
+        for text_value, kind, _ in rows:
+            if text_value not in seen:
+                seen.add(text_value)
+                out.append(Suggestion(text_value, kind))
+        return out[:limit]
+
+
+class _write:
+    """BEGIN IMMEDIATE: take the write lock up front so that two writers never deadlock."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        if self.conn.in_transaction:
+            self.nested = True
+            return self
+        self.nested = False
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise SearchUnavailable(f"the search file is locked or unavailable: {exc}") from exc
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if self.nested:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def _rows_for(doc: dict) -> tuple:
+    doc_id = int(doc["id"])
+    band = price_band(doc.get("price_fen"), bool(doc.get("negotiable")))
+    plain = analysis.normalise(" ".join(filter(None, (doc.get("title"), doc.get("abstract"), doc.get("claims")))))
+    docs_row = (doc_id, json.dumps(doc, ensure_ascii=False), doc.get("status"), doc.get("mode"), doc.get("field"),
+                doc.get("patent_type"), doc.get("legal_status"), doc.get("owner_id"), doc.get("price_fen"),
+                1 if doc.get("negotiable") else 0, band, doc.get("listed_at"), doc.get("expires_on"),
+                doc.get("application_number"), doc.get("publication_number"), plain)
+    fts_row = (doc_id, analysis.index_text(doc.get("title")), analysis.index_text(doc.get("abstract")),
+               analysis.index_text(doc.get("claims")), analysis.index_text(doc.get("owner_name")),
+               analysis.index_text(" ".join(doc.get("inventors") or [])))
+    terms = [(doc_id, "ipc", level) for level in doc.get("ipc_levels") or []]
+    for facet in ("ipc_section", "ipc_class", "ipc_subclass"):
+        terms.extend((doc_id, facet, value) for value in doc.get(facet) or [])
+    terms.extend((doc_id, "outlet", code) for code in doc.get("outlet_codes") or [])
+    suggestions = []
+    title = doc.get("title") or ""
+    suggestions.extend((doc_id, "title", title, key) for key in analysis.completion_keys(title))
+    if doc.get("owner_name"):
+        suggestions.append((doc_id, "owner", doc["owner_name"], analysis.normalise(doc["owner_name"])))
+    for code in doc.get("ipc_codes") or []:
+        suggestions.append((doc_id, "ipc", code, analysis.normalise(code)))
+    return docs_row, fts_row, terms, suggestions
+
+
+def _where(query: Query, g: int) -> tuple[list[str], list]:
+    where: list[str] = []
+    params: list = []
+    if query.statuses is not None:
+        marks = ",".join("?" * len(query.statuses))
+        if query.also_owner_id is not None:
+            where.append(f"(d.status IN ({marks}) OR d.owner_id = ?)")
+            params.extend([*query.statuses, query.also_owner_id])
+        else:
+            where.append(f"d.status IN ({marks})")
+            params.extend(query.statuses)
+    f = query.filters
+    for key, column in KEYWORD_FILTERS.items():
+        value = f.get(key)
+        if value is None:
+            continue
+        if key == "outlet":
+            where.append(f"EXISTS (SELECT 1 FROM terms_{g} t WHERE t.id = d.id AND t.facet = 'outlet' "
+                         "AND t.value = ?)")
+        else:
+            where.append(f"d.{'owner_id' if key == 'owner' else column} = ?")
+        params.append(value)
+    if f.get("ipc"):
+        where.append(f"EXISTS (SELECT 1 FROM terms_{g} t WHERE t.id = d.id AND t.facet = 'ipc' AND t.value = ?)")
+        params.append(f["ipc"])
+    if f.get("price_min_fen") is not None:
+        where.append("d.price_fen >= ?")
+        params.append(f["price_min_fen"])
+    if f.get("price_max_fen") is not None:
+        where.append("d.price_fen <= ?")
+        params.append(f["price_max_fen"])
+    if f.get("negotiable") is not None:
+        where.append("d.negotiable = ?")
+        params.append(1 if f["negotiable"] else 0)
+    if f.get("listed_since"):
+        where.append("d.listed_at >= ?")
+        params.append(f["listed_since"])
+    for key in ("application_number", "publication_number"):
+        if f.get(key):
+            where.append(f"d.{key} = ?")
+            params.append(f[key])
+    return where, params
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _match_expression(terms: list[dict]) -> str:
+    """All terms are required; a long word matches whole (more score) or through all its bigrams."""
+    parts = []
+    for term in terms:
+        word, grams = term["word"], term["bigrams"]
+        if term.get("prefix"):
+            parts.append(_quote(word) + "*")
+        elif len(grams) > 1:
+            parts.append(f"({_quote(word)} OR ({' AND '.join(_quote(b) for b in grams)}))")
+        else:
+            parts.append(_quote(word))
+    return " AND ".join(parts)

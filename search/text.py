@@ -1,0 +1,136 @@
+"""Chinese text analysis shared by the engines.
+
+Indexing emits jieba's search-mode words *and* the character bigrams of every CJK run, so
+recall never depends on how jieba happened to split a compound (盾构机刀盘 -> 盾构 / 机刀盘 still
+matches a query for 盾构机, through its bigrams 盾构 + 构机), while whole-word matches add score.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import rjieba
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_LATIN = re.compile(r"[a-z0-9]+(?:[./][a-z0-9]+)*")
+_TOKEN_SPLIT = re.compile(f"([{_CJK}]+)")
+STOPWORDS = frozenset("的 了 和 与 及 或 等 其 一种 一个 所述 本发明 本实用新型 涉及 公开 我们 需要 希望".split())
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").lower()
+
+
+def bigrams(run: str) -> list[str]:
+    if len(run) < 2:
+        return [run] if run else []
+    return [run[i:i + 2] for i in range(len(run) - 1)]
+
+
+def index_tokens(text: str) -> list[str]:
+    """Tokens to index for `text`: jieba search-mode words, CJK bigrams, latin words and numbers."""
+    text = normalise(text)
+    tokens: list[str] = []
+    for word in rjieba.cut_for_search(text):
+        word = word.strip()
+        if not word or word in STOPWORDS:
+            continue
+        if _CJK_RUN.fullmatch(word):
+            if len(word) > 2:
+                tokens.append(word)
+        else:
+            tokens.extend(_LATIN.findall(word))
+    for run in _CJK_RUN.findall(text):
+        tokens.extend(bigrams(run))
+    return tokens
+
+
+def index_text(text: str | None) -> str:
+    return " ".join(index_tokens(text or ""))
+
+
+def query_terms(text: str) -> list[dict]:
+    """Analyse a query into required terms, each {"word", "bigrams", "prefix"}.
+
+    A CJK word of three or more characters may match as a whole word (bonus score) or through
+    all its bigrams (recall); a single character joins its neighbour into a bigram (盾构|机 ->
+    构机), or matches as a prefix when it stands alone. Engines render the terms in their own
+    query language.
+    """
+    text = normalise(text)
+    terms: list[dict] = []
+    seen: set[str] = set()
+
+    def add(word: str, grams: list[str], prefix: bool = False) -> None:
+        if word and word not in seen:
+            seen.add(word)
+            terms.append({"word": word, "bigrams": grams, "prefix": prefix})
+
+    for piece in _TOKEN_SPLIT.split(text):
+        if not piece.strip():
+            continue
+        if not _CJK_RUN.fullmatch(piece):
+            for word in _LATIN.findall(piece):
+                add(word, [])
+            continue
+        words = [w for w in rjieba.cut(piece) if w not in STOPWORDS]
+        for i, word in enumerate(words):
+            if len(word) > 1:
+                add(word, bigrams(word))
+            elif i + 1 < len(words):
+                add(word + words[i + 1][0], [word + words[i + 1][0]])
+            elif i > 0:
+                add(words[i - 1][-1] + word, [words[i - 1][-1] + word])
+            else:
+                add(word, [word], prefix=True)
+    return terms
+
+
+def highlight(text: str | None, terms: list[dict], limit: int = 3, width: int = 60) -> list[str]:
+    """Fragments of `text` around the query's words, wrapped in <em>; the words as typed, not bigrams."""
+    if not text or not terms:
+        return []
+    words = sorted({t["word"] for t in terms if t["word"]}, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return []
+    fragments: list[str] = []
+    covered_until = -1
+    for match in matches:
+        if match.start() < covered_until:
+            continue
+        start = max(0, match.start() - width // 3)
+        end = min(len(text), start + width)
+        covered_until = end
+        fragment = pattern.sub(lambda m: f"<em>{m.group(0)}</em>", _escape(text[start:end]))
+        fragments.append(fragment)
+        if len(fragments) == limit:
+            break
+    return fragments
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def phrases(raw: str) -> tuple[list[str], str]:
+    """Split `"quoted phrases"` (ASCII or Chinese quotes) from the rest of a query."""
+    found = re.findall(r'["“”]([^"“”]+)["“”]', raw or "")
+    rest = re.sub(r'["“”][^"“”]+["“”]', " ", raw or "")
+    return [normalise(p).strip() for p in found if p.strip()], rest
+
+
+def completion_keys(title: str, limit: int = 12) -> list[str]:
+    """Where a completion of `title` may start: at every word boundary, so 钠离 completes
+    一种基于激光焊接密封的钠离子电池正极材料 as well as 一种基于…."""
+    norm = normalise(title)
+    keys, position = [], 0
+    for word in rjieba.cut(norm):
+        cjk_word = len(word) > 1 and word not in STOPWORDS and _CJK_RUN.fullmatch(word)
+        if cjk_word or _LATIN.fullmatch(word):
+            keys.append(norm[position:])
+        position += len(word)
+    return list(dict.fromkeys([norm] + keys))[:limit]
