@@ -24,11 +24,12 @@ class Schema(ma.Schema):
 
 
 class Fen(ma.fields.Integer):
-    """Money in integer fen (分); 12.5 is refused, never rounded."""
+    """Money in integer fen (分): a JSON integer or a string of digits; 12.5 (or 12.0) is refused, never rounded."""
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("strict", True)
-        super().__init__(**kwargs)
+    def _validated(self, value):
+        if isinstance(value, bool | float) or (isinstance(value, str) and not value.strip().lstrip("-").isdigit()):
+            raise self.make_error("invalid")
+        return super()._validated(value)
 
 
 class ErrorSchema(Schema):

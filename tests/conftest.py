@@ -47,6 +47,16 @@ def create_scratch_database(tmp_path_factory, prefix: str) -> tuple[str, callabl
 
 
 @pytest.fixture(scope="session")
+def osmem():
+    """A real OpenSearch-compatible HTTP server (osmem-server), shared by the session."""
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(japanese=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
 def app(tmp_path_factory):
     url, drop = create_scratch_database(tmp_path_factory, "ps_test")
     search_dir = tmp_path_factory.mktemp("search")

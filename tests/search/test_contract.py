@@ -1,0 +1,193 @@
+"""One contract, every engine: the embedded engine and Elasticsearch (osmem) must agree."""
+
+import pytest
+
+from search import Query, SearchUnavailable
+
+from .documents import CATALOGUE, doc
+
+PUBLISHED = ("in_auction", "in_negotiation", "listed")
+
+
+@pytest.fixture
+def loaded(engine):
+    engine.index(CATALOGUE)
+    return engine
+
+
+def ids(result):
+    return [hit.id for hit in result.hits]
+
+
+def facet(result, name):
+    return {fv.value: fv.count for fv in result.facets[name]}
+
+
+def test_full_text_in_chinese_finds_the_words(loaded):
+    result = loaded.search(Query(text="钠离子电池", statuses=PUBLISHED))
+    assert set(ids(result)) == {1, 2}
+    assert result.total == 2
+
+
+def test_title_matches_rank_above_abstract_only_matches(loaded):
+    result = loaded.search(Query(text="钠离子电池", statuses=PUBLISHED))
+    assert ids(result)[0] == 1  # in the title; 2 has it only in its abstract
+
+
+def test_compounds_match_however_jieba_split_them(loaded):
+    assert ids(loaded.search(Query(text="盾构机", statuses=PUBLISHED))) == [3]
+    assert ids(loaded.search(Query(text="投饵机", statuses=PUBLISHED))) == [4]
+    assert ids(loaded.search(Query(text="鱼塘 投喂", statuses=PUBLISHED))) == [4]
+
+
+def test_all_words_are_required(loaded):
+    assert loaded.search(Query(text="钠离子 盾构", statuses=PUBLISHED)).total == 0
+
+
+def test_quoted_phrases(loaded):
+    assert ids(loaded.search(Query(text='"层状氧化物"', statuses=PUBLISHED))) == [1]
+    assert loaded.search(Query(text='"氧化物层状"', statuses=PUBLISHED)).total == 0
+
+
+def test_owner_and_inventor_text(loaded):
+    assert set(ids(loaded.search(Query(text="之江农林", statuses=PUBLISHED)))) == {4}
+
+
+def test_visibility_by_status_and_owner(loaded):
+    assert 5 not in ids(loaded.search(Query(statuses=PUBLISHED, size=50)))
+    assert 5 in ids(loaded.search(Query(statuses=PUBLISHED, also_owner_id=3, size=50)))
+    assert loaded.search(Query(statuses=None, size=50)).total == 6
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"ipc": "H"}, {1, 2}),
+        ({"ipc": "H01M"}, {1}),
+        ({"ipc": "H01M 10/00"}, {1}),
+        ({"ipc": "H01M 10/054"}, {1}),
+        ({"field": "现代农业"}, {4}),
+        ({"patent_type": "utility_model"}, {4}),
+        ({"mode": "exclusive_license"}, {3}),
+        ({"outlet": "wuxi"}, {2, 3}),
+        ({"owner": 2}, {2, 3}),
+        ({"price_min_fen": 5_000_000, "price_max_fen": 50_000_000}, {1, 2}),
+        ({"negotiable": True}, {3}),
+        ({"listed_since": "2026-10-01"}, {2, 3, 6}),
+        ({"legal_status": "valid", "outlet": "baoshan"}, {1, 3, 6}),
+        ({"application_number": "CN202110000004.0"}, {4}),
+        ({"publication_number": "CN114081026A"}, {6}),
+    ],
+)
+def test_filters(loaded, filters, expected):
+    assert set(ids(loaded.search(Query(filters=filters, statuses=PUBLISHED, size=50)))) == expected
+
+
+def test_text_with_filters_and_exact_facets(loaded):
+    result = loaded.search(Query(text="电池", filters={"outlet": "baoshan"}, statuses=PUBLISHED))
+    assert set(ids(result)) == {1, 6}
+    assert facet(result, "ipc_section") == {"H": 1, "G": 1}
+    assert facet(result, "ipc_subclass") == {"H01M": 1, "G06T": 1}
+    assert facet(result, "field") == {"新能源": 1, "新一代信息技术": 1}
+    assert facet(result, "outlet") == {"baoshan": 2}
+    assert facet(result, "owner") == {"1": 2}
+    assert result.facets["owner"][0].label == "沪东理工大学"
+    assert facet(result, "price_band") == {"50万-100万": 1, "≥500万": 1}
+
+
+def test_facets_over_everything_published(loaded):
+    result = loaded.search(Query(statuses=PUBLISHED))
+    assert facet(result, "mode") == {"assignment": 3, "exclusive_license": 1, "nonexclusive_license": 1}
+    assert facet(result, "ipc_class") == {"H01": 1, "H02": 1, "E21": 1, "A01": 1, "G06": 1}
+    assert [(fv.value, fv.count) for fv in result.facets["price_band"]] == [
+        ("<10万", 2), ("50万-100万", 1), ("≥500万", 1), ("面议", 1)]
+    assert facet(result, "patent_type") == {"invention": 4, "utility_model": 1}
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("newest", [6, 3, 2, 1, 4]),
+        ("price_asc", [4, 2, 1, 6, 3]),
+        ("price_desc", [6, 1, 2, 4, 3]),
+        ("remaining_life", [3, 1, 6, 2, 4]),
+    ],
+)
+def test_sorts(loaded, sort, expected):
+    result = loaded.search(Query(statuses=PUBLISHED, sort=sort))
+    if sort == "remaining_life":
+        # 1 and 6 share an expiry date; only the order around them is fixed
+        assert ids(result)[0] == 3 and ids(result)[-2:] == [2, 4]
+    else:
+        assert ids(result) == expected
+
+
+def test_paging(loaded):
+    first = loaded.search(Query(statuses=PUBLISHED, sort="newest", size=2))
+    second = loaded.search(Query(statuses=PUBLISHED, sort="newest", size=2, offset=2))
+    assert first.total == second.total == 5
+    assert ids(first) + ids(second) == [6, 3, 2, 1]
+
+
+def test_highlights(loaded):
+    hit = loaded.search(Query(text="钠离子电池", statuses=PUBLISHED)).hits[0]
+    assert any("<em>" in fragment for fragment in hit.highlight["title"])
+    assert "钠离子" in "".join(hit.highlight["title"]).replace("<em>", "").replace("</em>", "")
+
+
+def test_updates_and_deletes(loaded):
+    loaded.index([doc(4, "一种自动投饵船", "湖泊养殖。", field="现代农业", ipc=("A01K 61/80",))])
+    assert ids(loaded.search(Query(text="投饵船", statuses=PUBLISHED))) == [4]
+    assert loaded.search(Query(text="智能投饵机", statuses=PUBLISHED)).total == 0
+    loaded.delete([4, 999])
+    assert loaded.search(Query(text="投饵", statuses=PUBLISHED)).total == 0
+    assert loaded.count() == 5
+
+
+def test_suggestions_from_titles_owners_and_ipc(loaded):
+    titles = {(s.text, s.kind) for s in loaded.suggest("钠离子", statuses=PUBLISHED)}
+    assert ("一种钠离子电池正极材料及其制备方法", "title") in titles
+    owners = {(s.text, s.kind) for s in loaded.suggest("太湖", statuses=PUBLISHED)}
+    assert owners == {("太湖科技大学", "owner")}
+    codes = {s.text for s in loaded.suggest("H01M", statuses=PUBLISHED) if s.kind == "ipc"}
+    assert codes == {"H01M 4/58", "H01M 10/054"}
+    assert loaded.suggest("锂离子", statuses=PUBLISHED) == []  # only a draft has it
+    assert len(loaded.suggest("一", limit=10)) <= 10
+
+
+def test_rebuild_switches_with_no_gap(loaded):
+    target = loaded.begin_rebuild()
+    loaded.index_into(target, CATALOGUE[:3])
+    # A change while the rebuild runs reaches both indexes.
+    loaded.index([doc(7, "一种海上风电安装平台", "海洋工程。", field="高端装备制造", ipc=("B63B 35/00",))])
+    assert ids(loaded.search(Query(text="风电", statuses=PUBLISHED))) == [7]  # the old index still answers
+    assert loaded.search(Query(statuses=None, size=50)).total == 7
+    loaded.finish_rebuild(target)
+    assert loaded.search(Query(statuses=None, size=50)).total == 4
+    assert ids(loaded.search(Query(text="风电", statuses=PUBLISHED))) == [7]
+
+
+def test_aborted_rebuild_leaves_the_live_index(loaded):
+    target = loaded.begin_rebuild()
+    loaded.abort_rebuild(target)
+    assert loaded.count() == 6
+    loaded.index([doc(8, "一种可降解聚酯薄膜", field="新材料", ipc=("C08L 67/02",))])
+    assert loaded.count() == 7
+
+
+def test_reset(loaded):
+    loaded.reset()
+    assert loaded.count() == 0
+
+
+def test_documents_are_validated(engine):
+    with pytest.raises(ValueError):
+        engine.index([{"id": 1}])
+
+
+def test_unreachable_engine_raises_search_unavailable(tmp_path):
+    from .osmem_transport import elastic_backend
+
+    backend = elastic_backend("http://127.0.0.1:9")
+    with pytest.raises(SearchUnavailable):
+        backend.search(Query(text="电池"))
