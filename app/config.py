@@ -30,6 +30,9 @@ class Config:
     ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL") or None
     ELASTICSEARCH_INDEX_PREFIX = os.environ.get("ELASTICSEARCH_INDEX_PREFIX", "patent-supermarket")
     ELASTICSEARCH_ANALYZER = os.environ.get("ELASTICSEARCH_ANALYZER", "cjk")
+    # "module:Class" of an elastic_transport node class; only for servers that need one (osmem in tests/bench).
+    ELASTICSEARCH_NODE_CLASS = os.environ.get("ELASTICSEARCH_NODE_CLASS") or None
+    ELASTICSEARCH_REFRESH = os.environ.get("ELASTICSEARCH_REFRESH", "false").lower() == "true"
     SEARCH_PATH = os.environ.get("SEARCH_PATH") or str(INSTANCE_DIR / "search.sqlite3")
     REDIS_URL = os.environ.get("REDIS_URL") or None
     TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 12 * 3600)

@@ -8,6 +8,7 @@ negotiable, outlet_codes, owner_id, owner_name, inventors, listed_at (ISO), expi
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,11 +22,16 @@ def make_backend(settings: Mapping[str, Any]) -> SearchBackend:
     if settings.get("ELASTICSEARCH_URL"):
         from .elastic import ElasticBackend
 
+        node_class = settings.get("ELASTICSEARCH_NODE_CLASS")
+        if isinstance(node_class, str):
+            module, _, name = node_class.partition(":")
+            node_class = getattr(importlib.import_module(module), name)
         return ElasticBackend(
             settings["ELASTICSEARCH_URL"],
             prefix=settings.get("ELASTICSEARCH_INDEX_PREFIX", "patent-supermarket"),
             analyzer=settings.get("ELASTICSEARCH_ANALYZER", "cjk"),
-            node_class=settings.get("ELASTICSEARCH_NODE_CLASS"),
+            node_class=node_class,
+            refresh=bool(settings.get("ELASTICSEARCH_REFRESH", False)),
         )
     from .embedded import EmbeddedBackend
 

@@ -124,8 +124,8 @@ class ElasticBackend:
         if not actions:
             return
         try:
-            helpers.bulk(self.client, actions, max_retries=3, initial_backoff=0.5, refresh=self.refresh,
-                         raise_on_error=True, raise_on_exception=True)
+            helpers.bulk(self.client.options(request_timeout=120), actions, chunk_size=500, max_retries=3,
+                         initial_backoff=0.5, refresh=self.refresh, raise_on_error=True, raise_on_exception=True)
         except helpers.BulkIndexError as exc:
             real = [e for e in exc.errors if next(iter(e.values())).get("status") != 404]
             if real:

@@ -33,8 +33,8 @@ from .base import (
 # BM25 weights of the FTS columns: title, abstract, claims, owner, inventors.
 WEIGHTS = (10.0, 3.0, 1.0, 2.0, 2.0)
 SCALAR_FACETS = {"field": "field", "patent_type": "patent_type", "mode": "mode", "price_band": "price_band"}
-MULTI_FACETS = {"ipc_section": "ipc_section", "ipc_class": "ipc_class", "ipc_subclass": "ipc_subclass",
-                "outlet": "outlet"}
+# facet name -> (terms.facet, terms.depth)
+MULTI_FACETS = {"ipc_section": ("ipc", 1), "ipc_class": ("ipc", 2), "ipc_subclass": ("ipc", 3), "outlet": ("outlet", 0)}
 SORT_SQL = {
     "newest": "d.listed_at IS NULL, d.listed_at DESC, d.id DESC",
     "price_asc": "d.price_fen IS NULL, d.price_fen ASC, d.id DESC",
@@ -87,17 +87,20 @@ class EmbeddedBackend:
         # Statement by statement: executescript() would COMMIT the caller's transaction.
         script = f"""
             CREATE TABLE IF NOT EXISTS docs_{g} (
-                id INTEGER PRIMARY KEY, body TEXT NOT NULL, status TEXT, mode TEXT, field TEXT,
-                patent_type TEXT, legal_status TEXT, owner_id INTEGER, price_fen INTEGER, negotiable INTEGER,
-                price_band TEXT, listed_at TEXT, expires_on TEXT, application_number TEXT,
-                publication_number TEXT, plain TEXT);
+                id INTEGER PRIMARY KEY, status TEXT, mode TEXT, field TEXT, patent_type TEXT, legal_status TEXT,
+                owner_id INTEGER, owner_name TEXT, price_fen INTEGER, negotiable INTEGER, price_band TEXT,
+                listed_at TEXT, expires_on TEXT, application_number TEXT, publication_number TEXT);
+            CREATE TABLE IF NOT EXISTS bodies_{g} (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_docs_{g}_field ON docs_{g} (field, price_fen);
+            CREATE INDEX IF NOT EXISTS ix_docs_{g}_price ON docs_{g} (price_fen);
             CREATE INDEX IF NOT EXISTS ix_docs_{g}_status ON docs_{g} (status, owner_id);
             CREATE INDEX IF NOT EXISTS ix_docs_{g}_listed ON docs_{g} (listed_at);
             CREATE INDEX IF NOT EXISTS ix_docs_{g}_number ON docs_{g} (application_number);
             CREATE INDEX IF NOT EXISTS ix_docs_{g}_pub ON docs_{g} (publication_number);
-            CREATE TABLE IF NOT EXISTS terms_{g} (id INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS terms_{g} (id INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL,
+                depth INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_terms_{g}_lookup ON terms_{g} (facet, value, id);
-            CREATE INDEX IF NOT EXISTS ix_terms_{g}_id ON terms_{g} (id);
+            CREATE INDEX IF NOT EXISTS ix_terms_{g}_id ON terms_{g} (id, facet, depth, value);
             CREATE TABLE IF NOT EXISTS sugg_{g} (id INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
                 norm TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_sugg_{g}_norm ON sugg_{g} (norm);
@@ -110,7 +113,7 @@ class EmbeddedBackend:
 
     @staticmethod
     def _drop_generation(conn: sqlite3.Connection, g: int) -> None:
-        for table in ("docs", "terms", "sugg", "fts"):
+        for table in ("docs", "bodies", "terms", "sugg", "fts"):
             conn.execute(f"DROP TABLE IF EXISTS {table}_{g}")
 
     def ensure_ready(self) -> None:
@@ -146,11 +149,12 @@ class EmbeddedBackend:
         conn.executemany(f"DELETE FROM fts_{g} WHERE rowid = ?", ids)
         conn.executemany(f"DELETE FROM terms_{g} WHERE id = ?", ids)
         conn.executemany(f"DELETE FROM sugg_{g} WHERE id = ?", ids)
-        conn.executemany(f"INSERT OR REPLACE INTO docs_{g} VALUES ({','.join('?' * 16)})",
-                         [row[0] for row in rows])
+        conn.executemany(f"INSERT OR REPLACE INTO docs_{g} VALUES ({','.join('?' * 15)})",
+                         [row[0][:1] + row[0][2:] for row in rows])
+        conn.executemany(f"INSERT OR REPLACE INTO bodies_{g} VALUES (?, ?)", [row[0][:2] for row in rows])
         conn.executemany(f"INSERT INTO fts_{g} (rowid, title, abstract, claims, owner, inventors) "
                          "VALUES (?, ?, ?, ?, ?, ?)", [row[1] for row in rows])
-        conn.executemany(f"INSERT INTO terms_{g} VALUES (?, ?, ?)", [t for row in rows for t in row[2]])
+        conn.executemany(f"INSERT INTO terms_{g} VALUES (?, ?, ?, ?)", [t for row in rows for t in row[2]])
         conn.executemany(f"INSERT INTO sugg_{g} VALUES (?, ?, ?, ?)", [s for row in rows for s in row[3]])
 
     def delete(self, ids: Iterable[int]) -> int:
@@ -160,7 +164,8 @@ class EmbeddedBackend:
             return 0
         with _write(conn):
             for g in self._targets(conn):
-                for table, column in (("fts", "rowid"), ("terms", "id"), ("sugg", "id"), ("docs", "id")):
+                for table, column in (("fts", "rowid"), ("terms", "id"), ("sugg", "id"), ("docs", "id"),
+                                      ("bodies", "id")):
                     conn.executemany(f"DELETE FROM {table}_{g} WHERE {column} = ?", keys)
         return len(keys)
 
@@ -174,11 +179,17 @@ class EmbeddedBackend:
                 self._drop_generation(conn, building)
             target = max(active, building or 0) + 1
             self._create_generation(conn, target)
+            # No incremental merging while bulk loading; finish_rebuild optimises once at the end.
+            conn.execute(f"INSERT INTO fts_{target} (fts_{target}, rank) VALUES ('automerge', 0)")
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('building', ?)", (target,))
         return str(target)
 
     def finish_rebuild(self, target: str) -> None:
         conn = self._conn()
+        g = int(target)
+        with _write(conn):
+            conn.execute(f"INSERT INTO fts_{g} (fts_{g}) VALUES ('optimize')")
+            conn.execute(f"INSERT INTO fts_{g} (fts_{g}, rank) VALUES ('automerge', 4)")
         with _write(conn):
             active, _ = self._generations(conn)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('active', ?)", (int(target),))
@@ -219,15 +230,11 @@ class EmbeddedBackend:
         conn = self._conn()
         g, _ = self._generations(conn)
         where, params = _where(query, g)
-        terms = analysis.query_terms(query.text) if query.text else []
         phrases, rest = analysis.phrases(query.text or "")
-        if phrases:
-            terms = analysis.query_terms(rest)
-            for phrase in phrases:
-                terms.extend(analysis.query_terms(phrase))
-                where.append("instr(d.plain, ?) > 0")
-                params.append(phrase)
-        match = _match_expression(terms)
+        terms = analysis.query_terms(rest) if rest.strip() else []
+        # A quoted phrase is the FTS phrase of its characters: adjacent and in order.
+        match = " AND ".join(filter(None, [_match_expression(terms)] + [_phrase(p) for p in phrases]))
+        terms += [t for p in phrases for t in analysis.query_terms(p)]
         if match:
             source = (f"(SELECT rowid AS id, bm25(fts_{g}, {', '.join(map(str, WEIGHTS))}) AS rank "
                       f"FROM fts_{g} WHERE fts_{g} MATCH ?) m JOIN docs_{g} d ON d.id = m.id")
@@ -243,9 +250,13 @@ class EmbeddedBackend:
             total = conn.execute("SELECT count(*) FROM temp.hits").fetchone()[0]
             order = "h.rank ASC, d.listed_at DESC, d.id DESC" if match and query.sort == "relevance" else \
                 SORT_SQL.get(query.sort, SORT_SQL["newest"])
-            rows = conn.execute(
-                f"SELECT d.body, h.rank FROM temp.hits h JOIN docs_{g} d ON d.id = h.id ORDER BY {order} "
+            page = conn.execute(
+                f"SELECT h.id, h.rank FROM temp.hits h CROSS JOIN docs_{g} d ON d.id = h.id ORDER BY {order} "
                 "LIMIT ? OFFSET ?", (query.size, query.offset)).fetchall()
+            bodies = dict(conn.execute(
+                f"SELECT id, body FROM bodies_{g} WHERE id IN ({','.join('?' * len(page))})",
+                [doc_id for doc_id, _ in page]).fetchall()) if page else {}
+            rows = [(bodies[doc_id], rank) for doc_id, rank in page]
             facets = self._facets(conn, g, query) if query.facets else {}
         except sqlite3.OperationalError as exc:
             raise SearchUnavailable(f"embedded search failed: {exc}") from exc
@@ -266,19 +277,19 @@ class EmbeddedBackend:
         for name, column in SCALAR_FACETS.items():
             limit = "" if name == "price_band" else f"LIMIT {n}"
             rows = conn.execute(
-                f"SELECT d.{column}, count(*) c FROM temp.hits h JOIN docs_{g} d ON d.id = h.id "
+                f"SELECT d.{column}, count(*) c FROM temp.hits h CROSS JOIN docs_{g} d ON d.id = h.id "
                 f"WHERE d.{column} IS NOT NULL GROUP BY d.{column} ORDER BY c DESC, d.{column} {limit}").fetchall()
             facets[name] = [FacetValue(str(value), count) for value, count in rows]
         order = [label for label, _, _ in PRICE_BANDS] + [NEGOTIABLE_BAND]
         facets["price_band"].sort(key=lambda fv: order.index(fv.value) if fv.value in order else 99)
-        for name, facet in MULTI_FACETS.items():
+        for name, (facet, depth) in MULTI_FACETS.items():
             rows = conn.execute(
-                f"SELECT t.value, count(*) c FROM temp.hits h JOIN terms_{g} t ON t.id = h.id AND t.facet = ? "
-                f"GROUP BY t.value ORDER BY c DESC, t.value LIMIT {n}", (facet,)).fetchall()
+                f"SELECT t.value, count(*) c FROM temp.hits h CROSS JOIN terms_{g} t ON t.id = h.id AND t.facet = ? "
+                f"AND t.depth = ? GROUP BY t.value ORDER BY c DESC, t.value LIMIT {n}", (facet, depth)).fetchall()
             facets[name] = [FacetValue(value, count) for value, count in rows]
         rows = conn.execute(
-            f"SELECT d.owner_id, json_extract(d.body, '$.owner_name'), count(*) c FROM temp.hits h "
-            f"JOIN docs_{g} d ON d.id = h.id GROUP BY d.owner_id ORDER BY c DESC, d.owner_id LIMIT {n}").fetchall()
+            f"SELECT d.owner_id, min(d.owner_name), count(*) c FROM temp.hits h CROSS JOIN docs_{g} d "
+            f"ON d.id = h.id GROUP BY d.owner_id ORDER BY c DESC, d.owner_id LIMIT {n}").fetchall()
         facets["owner"] = [FacetValue(str(owner), count, label) for owner, label, count in rows]
         return facets
 
@@ -333,26 +344,32 @@ class _write:
 def _rows_for(doc: dict) -> tuple:
     doc_id = int(doc["id"])
     band = price_band(doc.get("price_fen"), bool(doc.get("negotiable")))
-    plain = analysis.normalise(" ".join(filter(None, (doc.get("title"), doc.get("abstract"), doc.get("claims")))))
+    title, abstract, claims = (analysis.normalise(doc.get(key) or "") for key in ("title", "abstract", "claims"))
     docs_row = (doc_id, json.dumps(doc, ensure_ascii=False), doc.get("status"), doc.get("mode"), doc.get("field"),
-                doc.get("patent_type"), doc.get("legal_status"), doc.get("owner_id"), doc.get("price_fen"),
+                doc.get("patent_type"), doc.get("legal_status"), doc.get("owner_id"), doc.get("owner_name"),
+                doc.get("price_fen"),
                 1 if doc.get("negotiable") else 0, band, doc.get("listed_at"), doc.get("expires_on"),
-                doc.get("application_number"), doc.get("publication_number"), plain)
-    fts_row = (doc_id, analysis.index_text(doc.get("title")), analysis.index_text(doc.get("abstract")),
-               analysis.index_text(doc.get("claims")), analysis.index_text(doc.get("owner_name")),
-               analysis.index_text(" ".join(doc.get("inventors") or [])))
-    terms = [(doc_id, "ipc", level) for level in doc.get("ipc_levels") or []]
-    for facet in ("ipc_section", "ipc_class", "ipc_subclass"):
-        terms.extend((doc_id, facet, value) for value in doc.get(facet) or [])
-    terms.extend((doc_id, "outlet", code) for code in doc.get("outlet_codes") or [])
-    suggestions = []
-    title = doc.get("title") or ""
-    suggestions.extend((doc_id, "title", title, key) for key in analysis.completion_keys(title))
+                doc.get("application_number"), doc.get("publication_number"))
+    fts_row = (doc_id, analysis.index_text(title, words=True, normalised=True),
+               analysis.index_text(abstract, normalised=True), analysis.index_text(claims, normalised=True),
+               analysis.index_text(doc.get("owner_name")), analysis.index_text(" ".join(doc.get("inventors") or [])))
+    # IPC: one row per level of every code, with its depth, for any-level filters and per-level facets.
+    terms = [(doc_id, "ipc", level, _ipc_depth(level)) for level in doc.get("ipc_levels") or []]
+    terms.extend((doc_id, "outlet", code, 0) for code in doc.get("outlet_codes") or [])
+    title_text = doc.get("title") or ""
+    suggestions = [(doc_id, "title", title_text, key) for key in analysis.completion_keys(title_text)]
     if doc.get("owner_name"):
         suggestions.append((doc_id, "owner", doc["owner_name"], analysis.normalise(doc["owner_name"])))
     for code in doc.get("ipc_codes") or []:
         suggestions.append((doc_id, "ipc", code, analysis.normalise(code)))
     return docs_row, fts_row, terms, suggestions
+
+
+def _ipc_depth(level: str) -> int:
+    """1 section, 2 class, 3 subclass, 4 main group, 5 subgroup (canonical codes only)."""
+    if " " in level:
+        return 4 if level.endswith("/00") else 5
+    return {1: 1, 3: 2, 4: 3}.get(len(level), 0)
 
 
 def _where(query: Query, g: int) -> tuple[list[str], list]:
@@ -403,15 +420,22 @@ def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
+def _phrase(phrase: str) -> str:
+    return _quote(analysis.index_text(phrase, normalised=True))
+
+
 def _match_expression(terms: list[dict]) -> str:
-    """All terms are required; a long word matches whole (more score) or through all its bigrams."""
+    """All terms are required. A CJK word is the phrase of its bigrams (adjacent, in order); a long
+    word may also match jieba's whole-word token in titles, which adds score; a lone character is a
+    prefix of the bigrams that start with it."""
     parts = []
     for term in terms:
-        word, grams = term["word"], term["bigrams"]
-        if term.get("prefix"):
-            parts.append(_quote(word) + "*")
-        elif len(grams) > 1:
-            parts.append(f"({_quote(word)} OR ({' AND '.join(_quote(b) for b in grams)}))")
-        else:
+        word = term["word"]
+        if not analysis.is_cjk(word):
             parts.append(_quote(word))
+        elif len(word) == 1:
+            parts.append(_quote(word) + "*")
+        else:
+            grams = _quote(" ".join(analysis.bigrams(word)))
+            parts.append(f"({_quote(word)} OR {grams})" if len(word) > 2 else grams)
     return " AND ".join(parts)

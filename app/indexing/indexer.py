@@ -130,9 +130,9 @@ def backlog() -> dict:
 def reindex(batch: int = 1000, progress: Callable[[int], None] | None = None) -> int:
     """Build a fresh index beside the live one and switch to it; searches keep answering throughout.
 
-    While the rebuild runs, drains write to both indexes. Each batch is read and written under the
-    drain lock, so a drain can never write an older state over what the batch wrote, or the
-    reverse; the final drain under the lock then catches what changed during the build.
+    While it builds, drains keep running and write to both indexes, so search stays current. Each
+    batch is read and written under the drain lock: a drain can never write an older state over
+    what a batch wrote, or the reverse. The last drain before the switch catches what remains.
     """
     engine = backend()
     target = engine.begin_rebuild()
@@ -141,7 +141,7 @@ def reindex(batch: int = 1000, progress: Callable[[int], None] | None = None) ->
         for ids in all_listing_ids(batch):
             with drain_lock(wait_seconds=60.0) as acquired:
                 if not acquired:
-                    raise RuntimeError("could not take the drain lock for a reindex batch")
+                    raise RuntimeError("could not take the search lock for a reindex batch")
                 docs, _ = documents_for(ids)
                 engine.index_into(target, docs)
                 db.session.commit()
