@@ -20,6 +20,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 run: $(VENV)/.installed
 	$(VENV)/bin/flask db upgrade
 	$(VENV)/bin/flask seed demo --if-empty
+	$(VENV)/bin/flask search ensure
 	$(VENV)/bin/gunicorn --bind 0.0.0.0:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 test: $(VENV)/.installed-dev

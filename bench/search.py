@@ -319,7 +319,11 @@ def main() -> None:
                     entry["api"] = run_api(args.port, mix)
                 finally:
                     process.terminate()
-                    process.wait()
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
             report["engines"][engine] = entry
         finally:
             if server is not None:

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,16 +31,26 @@ from .base import (
     validate_document,
 )
 
+SCHEMA_VERSION = 3  # bump when the tables below change: older files are rebuilt, not misread
 # BM25 weights of the FTS columns: title, abstract, claims, owner, inventors.
 WEIGHTS = (10.0, 3.0, 1.0, 2.0, 2.0)
-SCALAR_FACETS = {"field": "field", "patent_type": "patent_type", "mode": "mode", "price_band": "price_band"}
-# facet name -> (terms.facet, terms.depth)
-MULTI_FACETS = {"ipc_section": ("ipc", 1), "ipc_class": ("ipc", 2), "ipc_subclass": ("ipc", 3), "outlet": ("outlet", 0)}
-SORT_SQL = {
-    "newest": "d.listed_at IS NULL, d.listed_at DESC, d.id DESC",
-    "price_asc": "d.price_fen IS NULL, d.price_fen ASC, d.id DESC",
-    "price_desc": "d.price_fen IS NULL, d.price_fen DESC, d.id DESC",
-    "remaining_life": "d.expires_on IS NULL, d.expires_on DESC, d.id DESC",
+SUGGEST_SCAN = 3000
+# Row layout of the search read: id, rank, listed_at, price_fen, expires_on, then the facet columns.
+SCALAR_FACETS = {"field": 5, "patent_type": 6, "mode": 7, "price_band": 8}
+MULTI_FACETS = {"ipc_section": 11, "ipc_class": 12, "ipc_subclass": 13, "outlet": 14}
+
+
+def _desc(value: str | None) -> tuple:
+    """A sort key that puts later ISO dates first."""
+    return tuple(-ord(ch) for ch in value) if value else ()
+
+
+_SORT_KEYS = {
+    "relevance": lambda r: (r[1], _desc(r[2]), -r[0]),
+    "newest": lambda r: (r[2] is None, _desc(r[2]), -r[0]),
+    "price_asc": lambda r: (r[3] is None, r[3] or 0, -r[0]),
+    "price_desc": lambda r: (r[3] is None, -(r[3] or 0), -r[0]),
+    "remaining_life": lambda r: (r[4] is None, _desc(r[4]), -r[0]),
 }
 
 
@@ -73,13 +84,19 @@ class EmbeddedBackend:
 
     def _generations(self, conn: sqlite3.Connection) -> tuple[int, int | None]:
         meta = self._meta(conn)
-        if "active" not in meta:
+        if meta.get("schema") != SCHEMA_VERSION:
+            # A file written by an older layout: the index is derived data, so start it afresh
+            # (`flask search reindex`, or `flask search ensure` as `make run` does, fills it again).
             with _write(conn):
                 meta = self._meta(conn)
-                if "active" not in meta:
+                if meta.get("schema") != SCHEMA_VERSION:
+                    for g in {meta.get("active"), meta.get("building")} - {None}:
+                        self._drop_generation(conn, g)
+                    conn.execute("DELETE FROM meta")
                     self._create_generation(conn, 1)
-                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('active', 1)")
-                    meta["active"] = 1
+                    conn.execute("INSERT INTO meta VALUES ('active', 1)")
+                    conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    meta = {"active": 1, "schema": SCHEMA_VERSION}
         return meta["active"], meta.get("building")
 
     @staticmethod
@@ -89,7 +106,8 @@ class EmbeddedBackend:
             CREATE TABLE IF NOT EXISTS docs_{g} (
                 id INTEGER PRIMARY KEY, status TEXT, mode TEXT, field TEXT, patent_type TEXT, legal_status TEXT,
                 owner_id INTEGER, owner_name TEXT, price_fen INTEGER, negotiable INTEGER, price_band TEXT,
-                listed_at TEXT, expires_on TEXT, application_number TEXT, publication_number TEXT);
+                listed_at TEXT, expires_on TEXT, application_number TEXT, publication_number TEXT,
+                ipc_section TEXT, ipc_class TEXT, ipc_subclass TEXT, outlets TEXT);
             CREATE TABLE IF NOT EXISTS bodies_{g} (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_docs_{g}_field ON docs_{g} (field, price_fen);
             CREATE INDEX IF NOT EXISTS ix_docs_{g}_price ON docs_{g} (price_fen);
@@ -149,7 +167,7 @@ class EmbeddedBackend:
         conn.executemany(f"DELETE FROM fts_{g} WHERE rowid = ?", ids)
         conn.executemany(f"DELETE FROM terms_{g} WHERE id = ?", ids)
         conn.executemany(f"DELETE FROM sugg_{g} WHERE id = ?", ids)
-        conn.executemany(f"INSERT OR REPLACE INTO docs_{g} VALUES ({','.join('?' * 15)})",
+        conn.executemany(f"INSERT OR REPLACE INTO docs_{g} VALUES ({','.join('?' * 19)})",
                          [row[0][:1] + row[0][2:] for row in rows])
         conn.executemany(f"INSERT OR REPLACE INTO bodies_{g} VALUES (?, ?)", [row[0][:2] for row in rows])
         conn.executemany(f"INSERT INTO fts_{g} (rowid, title, abstract, claims, owner, inventors) "
@@ -211,6 +229,7 @@ class EmbeddedBackend:
             conn.execute("DELETE FROM meta")
             self._create_generation(conn, 1)
             conn.execute("INSERT INTO meta VALUES ('active', 1)")
+            conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -232,66 +251,44 @@ class EmbeddedBackend:
         where, params = _where(query, g)
         phrases, rest = analysis.phrases(query.text or "")
         terms = analysis.query_terms(rest) if rest.strip() else []
-        # A quoted phrase is the FTS phrase of its characters: adjacent and in order.
+        # A quoted phrase is the FTS phrase of its bigrams: adjacent and in order.
         match = " AND ".join(filter(None, [_match_expression(terms)] + [_phrase(p) for p in phrases]))
         terms += [t for p in phrases for t in analysis.query_terms(p)]
         if match:
-            source = (f"(SELECT rowid AS id, bm25(fts_{g}, {', '.join(map(str, WEIGHTS))}) AS rank "
-                      f"FROM fts_{g} WHERE fts_{g} MATCH ?) m JOIN docs_{g} d ON d.id = m.id")
+            # bm25() in the outer query is computed only for rows that pass the filters, and only
+            # when the order needs it.
+            source = f"fts_{g} JOIN docs_{g} d ON d.id = fts_{g}.rowid"
+            where.insert(0, f"fts_{g} MATCH ?")
             params = [match] + params
-            rank = "m.rank"
+            rank = f"bm25(fts_{g}, {', '.join(map(str, WEIGHTS))})" if query.sort == "relevance" else "0.0"
         else:
             source, rank = f"docs_{g} d", "0.0"
         sql_where = (" WHERE " + " AND ".join(where)) if where else ""
         try:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY, rank REAL)")
-            conn.execute("DELETE FROM temp.hits")
-            conn.execute(f"INSERT INTO temp.hits SELECT d.id, {rank} FROM {source}{sql_where}", params)
-            total = conn.execute("SELECT count(*) FROM temp.hits").fetchone()[0]
-            order = "h.rank ASC, d.listed_at DESC, d.id DESC" if match and query.sort == "relevance" else \
-                SORT_SQL.get(query.sort, SORT_SQL["newest"])
-            page = conn.execute(
-                f"SELECT h.id, h.rank FROM temp.hits h CROSS JOIN docs_{g} d ON d.id = h.id ORDER BY {order} "
-                "LIMIT ? OFFSET ?", (query.size, query.offset)).fetchall()
+            # One read of the matching rows gives the total, the sort keys and every facet's values;
+            # the page's bodies come after. No temporary table, no GROUP BY per facet.
+            rows = conn.execute(
+                f"SELECT d.id, {rank}, d.listed_at, d.price_fen, d.expires_on, d.field, d.patent_type, d.mode, "
+                "d.price_band, d.owner_id, d.owner_name, d.ipc_section, d.ipc_class, d.ipc_subclass, d.outlets "
+                f"FROM {source}{sql_where}", params).fetchall()
+            rows.sort(key=_SORT_KEYS["relevance" if match and query.sort == "relevance" else query.sort])
+            page = rows[query.offset:query.offset + query.size]
             bodies = dict(conn.execute(
                 f"SELECT id, body FROM bodies_{g} WHERE id IN ({','.join('?' * len(page))})",
-                [doc_id for doc_id, _ in page]).fetchall()) if page else {}
-            rows = [(bodies[doc_id], rank) for doc_id, rank in page]
-            facets = self._facets(conn, g, query) if query.facets else {}
+                [row[0] for row in page]).fetchall()) if page else {}
         except sqlite3.OperationalError as exc:
             raise SearchUnavailable(f"embedded search failed: {exc}") from exc
         hits = []
-        for body, score in rows:
-            source_doc = json.loads(body)
+        for row in page:
+            source_doc = json.loads(bodies[row[0]])
             highlight = {}
             if query.highlight and terms:
                 highlight = {"title": analysis.highlight(source_doc.get("title"), terms),
                              "abstract": analysis.highlight(source_doc.get("abstract"), terms)}
-            hits.append(Hit(id=source_doc["id"], score=round(-score, 6) if score else 0.0, source=source_doc,
+            hits.append(Hit(id=row[0], score=round(-row[1], 6) if row[1] else 0.0, source=source_doc,
                             highlight=highlight))
-        return Result(total=total, hits=hits, facets=facets, took_ms=(time.perf_counter() - started) * 1000)
-
-    def _facets(self, conn, g: int, query: Query) -> dict[str, list[FacetValue]]:
-        facets: dict[str, list[FacetValue]] = {}
-        n = query.facet_size
-        for name, column in SCALAR_FACETS.items():
-            limit = "" if name == "price_band" else f"LIMIT {n}"
-            rows = conn.execute(
-                f"SELECT d.{column}, count(*) c FROM temp.hits h CROSS JOIN docs_{g} d ON d.id = h.id "
-                f"WHERE d.{column} IS NOT NULL GROUP BY d.{column} ORDER BY c DESC, d.{column} {limit}").fetchall()
-            facets[name] = [FacetValue(str(value), count) for value, count in rows]
-        order = [label for label, _, _ in PRICE_BANDS] + [NEGOTIABLE_BAND]
-        facets["price_band"].sort(key=lambda fv: order.index(fv.value) if fv.value in order else 99)
-        for name, (facet, depth) in MULTI_FACETS.items():
-            rows = conn.execute(
-                f"SELECT t.value, count(*) c FROM temp.hits h CROSS JOIN terms_{g} t ON t.id = h.id AND t.facet = ? "
-                f"AND t.depth = ? GROUP BY t.value ORDER BY c DESC, t.value LIMIT {n}", (facet, depth)).fetchall()
-            facets[name] = [FacetValue(value, count) for value, count in rows]
-        rows = conn.execute(
-            f"SELECT d.owner_id, min(d.owner_name), count(*) c FROM temp.hits h CROSS JOIN docs_{g} d "
-            f"ON d.id = h.id GROUP BY d.owner_id ORDER BY c DESC, d.owner_id LIMIT {n}").fetchall()
-        facets["owner"] = [FacetValue(str(owner), count, label) for owner, label, count in rows]
-        return facets
+        facets = _facets(rows, query.facet_size) if query.facets else {}
+        return Result(total=len(rows), hits=hits, facets=facets, took_ms=(time.perf_counter() - started) * 1000)
 
     def suggest(self, prefix: str, limit: int = 10, statuses: tuple[str, ...] | None = None) -> list[Suggestion]:
         norm = analysis.normalise(prefix).strip()
@@ -303,10 +300,13 @@ class EmbeddedBackend:
         if statuses:
             visible = f" AND d.status IN ({','.join('?' * len(statuses))})"
             params.extend(statuses)
+        # Candidates come from the prefix range of the index, at most SUGGEST_SCAN of them, so a
+        # one-character prefix costs no more than a long one; counts rank within those candidates.
         rows = conn.execute(
-            f"SELECT s.text, s.kind, count(*) c FROM sugg_{g} s JOIN docs_{g} d ON d.id = s.id "
-            f"WHERE s.norm >= ? AND s.norm < ?{visible} GROUP BY s.kind, s.text "
-            "ORDER BY c DESC, length(s.text), s.text LIMIT ?", (*params, limit * 2)).fetchall()
+            f"SELECT c.text, c.kind, count(*) n FROM (SELECT s.id, s.text, s.kind FROM sugg_{g} s "
+            f"WHERE s.norm >= ? AND s.norm < ? LIMIT {SUGGEST_SCAN}) c CROSS JOIN docs_{g} d ON d.id = c.id "
+            f"WHERE 1 = 1{visible} GROUP BY c.kind, c.text ORDER BY n DESC, length(c.text), c.text LIMIT ?",
+            (*params, limit * 2)).fetchall()
         seen, out = set(), []
         for text_value, kind, _ in rows:
             if text_value not in seen:
@@ -341,6 +341,28 @@ class _write:
             self.conn.execute("ROLLBACK")
 
 
+def _facets(rows: list, size: int) -> dict[str, list[FacetValue]]:
+    facets: dict[str, list[FacetValue]] = {}
+    for name, column in SCALAR_FACETS.items():
+        counts = Counter(row[column] for row in rows if row[column] is not None)
+        facets[name] = _top(counts, None if name == "price_band" else size)
+    for name, column in MULTI_FACETS.items():
+        counts = Counter(value for row in rows if row[column] for value in row[column].split(" "))
+        facets[name] = _top(counts, size)
+    owners = Counter(row[9] for row in rows)
+    names = {row[9]: row[10] for row in rows}
+    facets["owner"] = [FacetValue(str(owner), count, names[owner])
+                       for owner, count in sorted(owners.items(), key=lambda item: (-item[1], item[0]))[:size]]
+    order = [label for label, _, _ in PRICE_BANDS] + [NEGOTIABLE_BAND]
+    facets["price_band"].sort(key=lambda fv: order.index(fv.value) if fv.value in order else 99)
+    return facets
+
+
+def _top(counts: Counter, size: int | None) -> list[FacetValue]:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return [FacetValue(str(value), count) for value, count in ordered[:size]]
+
+
 def _rows_for(doc: dict) -> tuple:
     doc_id = int(doc["id"])
     band = price_band(doc.get("price_fen"), bool(doc.get("negotiable")))
@@ -349,7 +371,10 @@ def _rows_for(doc: dict) -> tuple:
                 doc.get("patent_type"), doc.get("legal_status"), doc.get("owner_id"), doc.get("owner_name"),
                 doc.get("price_fen"),
                 1 if doc.get("negotiable") else 0, band, doc.get("listed_at"), doc.get("expires_on"),
-                doc.get("application_number"), doc.get("publication_number"))
+                doc.get("application_number"), doc.get("publication_number"),
+                # Facet values, space-separated, so one read of the hits' rows counts every facet.
+                " ".join(doc.get("ipc_section") or []), " ".join(doc.get("ipc_class") or []),
+                " ".join(doc.get("ipc_subclass") or []), " ".join(doc.get("outlet_codes") or []))
     fts_row = (doc_id, analysis.index_text(title, words=True, normalised=True),
                analysis.index_text(abstract, normalised=True), analysis.index_text(claims, normalised=True),
                analysis.index_text(doc.get("owner_name")), analysis.index_text(" ".join(doc.get("inventors") or [])))

@@ -1,8 +1,9 @@
 """Chinese text analysis shared by the engines.
 
-Indexing emits jieba's search-mode words *and* the character bigrams of every CJK run, so
-recall never depends on how jieba happened to split a compound (盾构机刀盘 -> 盾构 / 机刀盘 still
-matches a query for 盾构机, through its bigrams 盾构 + 构机), while whole-word matches add score.
+The embedded engine indexes every CJK run as its overlapping bigrams, in order, plus jieba's
+words in titles; a query word is the phrase of its bigrams, so recall never depends on how jieba
+happened to split a compound (盾构机刀盘 -> 盾构 / 机刀盘 still matches a query for 盾构机, through
+盾构 构机), while a whole-word match in a title adds score. Queries are segmented with jieba.
 """
 
 from __future__ import annotations
@@ -69,16 +70,6 @@ def index_text(text: str | None, *, words: bool = False, normalised: bool = Fals
     if words:
         out.extend(w for w in rjieba.cut_for_search(text) if len(w) > 2 and _is_cjk_word(w) and w not in STOPWORDS)
     return " ".join(out)
-
-
-def index_tokens(text: str) -> list[str]:
-    """Jieba search-mode words, CJK bigrams, latin words: what a bigram engine would index (for reports)."""
-    text = normalise(text)
-    tokens = [w for w in rjieba.cut_for_search(text) if len(w) > 2 and _is_cjk_word(w) and w not in STOPWORDS]
-    tokens += _LATIN.findall(text)
-    for run in _CJK_RUN.findall(text):
-        tokens += bigrams(run)
-    return tokens
 
 
 def query_terms(text: str) -> list[dict]:

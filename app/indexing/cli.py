@@ -51,6 +51,19 @@ def reindex_command(batch: int) -> None:
     click.echo(f"{count} listing(s) indexed; the new index is live")
 
 
+@search_cli.command("ensure")
+def ensure_command() -> None:
+    """Build the index if it is empty while the database has listings (a first start, a new engine)."""
+    from app.patents.models import Listing
+
+    from .indexer import backend, drain, reindex
+
+    if backend().count() == 0 and db.session.query(Listing).count() > 0:
+        click.echo(f"{reindex()} listing(s) indexed")
+    else:
+        click.echo(f"{drain(wait_seconds=5.0)} outbox row(s) indexed")
+
+
 @search_cli.command("status")
 def status_command() -> None:
     """Engine health, document count and outbox backlog."""

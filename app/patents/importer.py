@@ -16,10 +16,12 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from app.audit.services import record as audit
 from app.auth.models import User
 from app.db import today
 from app.errors import BadRequest, DomainError, Forbidden, Invalid
 from app.extensions import db
+from app.indexing.outbox import enqueue_patent
 
 from . import listings, rules, terms
 from .models import Listing, Patent
@@ -253,11 +255,7 @@ def _import_one(actor, owner_id, record, report, outlet_codes, list_mode, publis
     if existing is None:
         db.session.add(fresh)
         db.session.flush()
-        from app.audit.services import record as audit
-
         audit("patent", fresh.id, "import", actor, to_status=fresh.legal_status)
-        from app.indexing.outbox import enqueue_patent
-
         enqueue_patent(fresh.id)
         patent = fresh
         report["created"] += 1

@@ -140,3 +140,14 @@ def test_reindex_switches_while_searches_answer(client, catalogue, engine, sessi
     assert answered and all(total == before for total in answered)
     assert search(client, "?q=钠离子电池")["total"] == before
     assert session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) == 0
+
+
+def test_cli_status_reindex_and_ensure(app, catalogue, engine):
+    runner = app.test_cli_runner()
+    status = runner.invoke(args=["search", "status"])
+    assert status.exit_code == 0 and "documents: 4" in status.output and "backlog_pending: 0" in status.output
+    assert "4 listing(s) indexed" in runner.invoke(args=["search", "reindex"]).output
+    engine.reset()
+    assert "4 listing(s) indexed" in runner.invoke(args=["search", "ensure"]).output
+    assert "outbox row(s) indexed" in runner.invoke(args=["search", "ensure"]).output
+    assert runner.invoke(args=["search", "drain"]).exit_code == 0

@@ -191,3 +191,21 @@ def test_unreachable_engine_raises_search_unavailable(tmp_path):
     backend = elastic_backend("http://127.0.0.1:9")
     with pytest.raises(SearchUnavailable):
         backend.search(Query(text="电池"))
+
+
+def test_embedded_file_of_an_older_layout_is_rebuilt_not_misread(tmp_path):
+    import sqlite3
+
+    from search.embedded import EmbeddedBackend
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER)")
+    old.execute("INSERT INTO meta VALUES ('active', 1)")
+    old.execute("CREATE TABLE docs_1 (id INTEGER PRIMARY KEY, body TEXT)")
+    old.commit()
+    old.close()
+    backend = EmbeddedBackend(str(path))
+    assert backend.count() == 0
+    backend.index(CATALOGUE)
+    assert backend.search(Query(text="盾构机", statuses=PUBLISHED)).total == 1
