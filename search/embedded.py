@@ -90,14 +90,17 @@ class EmbeddedBackend:
             with _write(conn):
                 meta = self._meta(conn)
                 if meta.get("schema") != SCHEMA_VERSION:
-                    for g in {meta.get("active"), meta.get("building")} - {None}:
-                        self._drop_generation(conn, g)
-                    conn.execute("DELETE FROM meta")
-                    self._create_generation(conn, 1)
-                    conn.execute("INSERT INTO meta VALUES ('active', 1)")
-                    conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                    meta = {"active": 1, "schema": SCHEMA_VERSION}
+                    meta = self._start_afresh(conn, meta)
         return meta["active"], meta.get("building")
+
+    def _start_afresh(self, conn: sqlite3.Connection, meta: dict) -> dict:
+        for g in {meta.get("active"), meta.get("building")} - {None}:
+            self._drop_generation(conn, g)
+        conn.execute("DELETE FROM meta")
+        self._create_generation(conn, 1)
+        conn.execute("INSERT INTO meta VALUES ('active', 1)")
+        conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return {"active": 1, "schema": SCHEMA_VERSION}
 
     @staticmethod
     def _create_generation(conn: sqlite3.Connection, g: int) -> None:
@@ -223,13 +226,7 @@ class EmbeddedBackend:
     def reset(self) -> None:
         conn = self._conn()
         with _write(conn):
-            meta = self._meta(conn)
-            for g in {meta.get("active"), meta.get("building")} - {None}:
-                self._drop_generation(conn, g)
-            conn.execute("DELETE FROM meta")
-            self._create_generation(conn, 1)
-            conn.execute("INSERT INTO meta VALUES ('active', 1)")
-            conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            self._start_afresh(conn, self._meta(conn))
 
     # -- reading --------------------------------------------------------------------------------
 
