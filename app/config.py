@@ -35,6 +35,8 @@ class Config:
     ELASTICSEARCH_REFRESH = os.environ.get("ELASTICSEARCH_REFRESH", "false").lower() == "true"
     SEARCH_PATH = os.environ.get("SEARCH_PATH") or str(INSTANCE_DIR / "search.sqlite3")
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Forked processes that read and prepare batches while `flask search reindex` writes (0: in-process).
+    SEARCH_REINDEX_PROCESSES = _int("SEARCH_REINDEX_PROCESSES", 1)
     TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 12 * 3600)
     # argon2id parameters; the defaults follow RFC 9106's second recommendation.
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
@@ -57,3 +59,5 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 1024
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # Tests write inside a transaction that is never committed: a forked reader could not see it.
+    SEARCH_REINDEX_PROCESSES = 0

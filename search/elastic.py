@@ -127,7 +127,8 @@ class ElasticBackend:
             helpers.bulk(self.client.options(request_timeout=120), actions, chunk_size=500, max_retries=3,
                          initial_backoff=0.5, refresh=self.refresh, raise_on_error=True, raise_on_exception=True)
         except helpers.BulkIndexError as exc:
-            real = [e for e in exc.errors if next(iter(e.values())).get("status") != 404]
+            # 404: deleting what is gone; 409: `create` of a document a drain wrote first. Both are fine.
+            real = [e for e in exc.errors if next(iter(e.values())).get("status") not in (404, 409)]
             if real:
                 raise SearchUnavailable(f"elasticsearch bulk: {real[:3]}") from exc
         except _ERRORS as exc:
@@ -140,10 +141,17 @@ class ElasticBackend:
                         for index in self._write_targets() for doc in docs])
         return len(docs)
 
+    def prepare(self, documents: Iterable[dict]) -> list[dict]:
+        return [_source(validate_document(doc)) for doc in documents]
+
+    def write_prepared(self, target: str, sources: list[dict]) -> int:
+        """Bulk load into a rebuild target with `create`: a document a drain already wrote during the
+        rebuild is at least as new, and the conflict (409) leaves it as it is."""
+        self._bulk([{"_op_type": "create", "_index": target, "_id": doc["id"], "_source": doc} for doc in sources])
+        return len(sources)
+
     def index_into(self, target: str, documents: Iterable[dict]) -> int:
-        docs = [_source(validate_document(doc)) for doc in documents]
-        self._bulk([{"_index": target, "_id": doc["id"], "_source": doc} for doc in docs])
-        return len(docs)
+        return self.write_prepared(target, self.prepare(documents))
 
     def delete(self, ids: Iterable[int]) -> int:
         keys = [int(i) for i in ids]

@@ -157,19 +157,33 @@ class EmbeddedBackend:
                 self._write_rows(conn, g, rows)
         return len(docs)
 
-    def index_into(self, target: str, documents: Iterable[dict]) -> int:
+    def prepare(self, documents: Iterable[dict]) -> list[tuple]:
+        """The rows to write for `documents`: pure, so a reindex can run it in another process."""
+        return [_rows_for(validate_document(doc)) for doc in documents]
+
+    def write_prepared(self, target: str, rows: list[tuple]) -> int:
+        """Bulk load into a rebuild target, adding only documents it does not have yet: a drain that
+        ran during the rebuild wrote a state at least as new, and must not be overwritten."""
         conn = self._conn()
-        rows = [_rows_for(validate_document(doc)) for doc in documents]
+        g = int(target)
         with _write(conn):
-            self._write_rows(conn, int(target), rows)
-        return len(rows)
+            ids = [row[0][0] for row in rows]
+            present = {doc_id for (doc_id,) in conn.execute(
+                f"SELECT id FROM docs_{g} WHERE id IN ({','.join('?' * len(ids))})", ids)} if ids else set()
+            fresh = [row for row in rows if row[0][0] not in present]
+            self._write_rows(conn, g, fresh, replace=False)
+        return len(fresh)
+
+    def index_into(self, target: str, documents: Iterable[dict]) -> int:
+        return self.write_prepared(target, self.prepare(documents))
 
     @staticmethod
-    def _write_rows(conn, g: int, rows: list[tuple]) -> None:
-        ids = [(row[0][0],) for row in rows]
-        conn.executemany(f"DELETE FROM fts_{g} WHERE rowid = ?", ids)
-        conn.executemany(f"DELETE FROM terms_{g} WHERE id = ?", ids)
-        conn.executemany(f"DELETE FROM sugg_{g} WHERE id = ?", ids)
+    def _write_rows(conn, g: int, rows: list[tuple], replace: bool = True) -> None:
+        if replace:
+            ids = [(row[0][0],) for row in rows]
+            conn.executemany(f"DELETE FROM fts_{g} WHERE rowid = ?", ids)
+            conn.executemany(f"DELETE FROM terms_{g} WHERE id = ?", ids)
+            conn.executemany(f"DELETE FROM sugg_{g} WHERE id = ?", ids)
         conn.executemany(f"INSERT OR REPLACE INTO docs_{g} VALUES ({','.join('?' * 19)})",
                          [row[0][:1] + row[0][2:] for row in rows])
         conn.executemany(f"INSERT OR REPLACE INTO bodies_{g} VALUES (?, ?)", [row[0][:2] for row in rows])

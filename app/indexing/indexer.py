@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,30 +128,59 @@ def backlog() -> dict:
     return {"pending": count, "failing": failing, "oldest": oldest.isoformat() if oldest else None}
 
 
-def reindex(batch: int = 1000, progress: Callable[[int], None] | None = None) -> int:
+def reindex(batch: int = 1000, progress: Callable[[int], None] | None = None,
+            processes: int | None = None) -> int:
     """Build a fresh index beside the live one and switch to it; searches keep answering throughout.
 
-    While it builds, drains keep running and write to both indexes, so search stays current. Each
-    batch is read and written under the drain lock: a drain can never write an older state over
-    what a batch wrote, or the reverse. The last drain before the switch catches what remains.
+    Drains keep running and write to both indexes while it builds; the bulk load only adds documents
+    the new index does not have yet, so it never overwrites the newer state a drain wrote, and the
+    last drain before the switch catches the rest. With `processes` (SEARCH_REINDEX_PROCESSES), a
+    forked process reads the database and prepares each batch while this one writes the previous.
     """
     engine = backend()
+    processes = current_app.config.get("SEARCH_REINDEX_PROCESSES", 0) if processes is None else processes
+    batches = list(all_listing_ids(batch))
+    db.session.commit()
     target = engine.begin_rebuild()
     total = 0
     try:
-        for ids in all_listing_ids(batch):
-            with drain_lock(wait_seconds=60.0) as acquired:
-                if not acquired:
-                    raise RuntimeError("could not take the search lock for a reindex batch")
-                docs, _ = documents_for(ids)
-                engine.index_into(target, docs)
-                db.session.commit()
-            total += len(docs)
+        for prepared in _prepared_batches(engine, batches, processes):
+            engine.write_prepared(target, prepared)
+            total += len(prepared)
             if progress:
-                progress(len(docs))
+                progress(len(prepared))
         drain(wait_seconds=60.0)
         engine.finish_rebuild(target)
     except BaseException:
         engine.abort_rebuild(target)
         raise
     return total
+
+
+def _prepared_batches(engine: SearchBackend, batches: list[list[int]], processes: int) -> Iterator:
+    if processes < 1:
+        for ids in batches:
+            docs, _ = documents_for(ids)
+            db.session.commit()
+            yield engine.prepare(docs)
+        return
+    global _FORK_APP
+    _FORK_APP = current_app._get_current_object()
+    with multiprocessing.get_context("fork").Pool(processes, initializer=_child_start) as pool:
+        yield from pool.imap(_child_prepare, batches)
+
+
+_FORK_APP = None
+
+
+def _child_start() -> None:
+    # The parent's pooled connections must not be shared across the fork.
+    with _FORK_APP.app_context():
+        db.engine.dispose(close=False)
+
+
+def _child_prepare(ids: list[int]):
+    with _FORK_APP.app_context():
+        docs, _ = documents_for(ids)
+        db.session.remove()
+        return backend().prepare(docs)
