@@ -209,3 +209,12 @@ def test_embedded_file_of_an_older_layout_is_rebuilt_not_misread(tmp_path):
     assert backend.count() == 0
     backend.index(CATALOGUE)
     assert backend.search(Query(text="盾构机", statuses=PUBLISHED)).total == 1
+
+
+def test_bulk_load_never_overwrites_what_a_drain_wrote_during_the_rebuild(loaded):
+    target = loaded.begin_rebuild()
+    loaded.index([doc(3, "盾构机刀盘的耐磨堆焊结构", ipc=("E21D 9/06",), field="高端装备制造")])  # a drain, newer
+    loaded.index_into(target, CATALOGUE)  # the bulk load read the older state before that change
+    loaded.finish_rebuild(target)
+    assert ids(loaded.search(Query(text="耐磨堆焊结构", statuses=PUBLISHED))) == [3]
+    assert loaded.count() == 6
