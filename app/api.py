@@ -84,6 +84,7 @@ class _Parser(FlaskParser):
 
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = _Parser()
+
     def errors(self, *codes: int):
         """Document the error responses a view can give, in the one error format."""
 

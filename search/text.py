@@ -41,11 +41,8 @@ def bigrams(run: str) -> list[str]:
 
 
 def is_cjk(word: str) -> bool:
-    return bool(word) and _is_cjk_word(word)
-
-
-def _is_cjk_word(word: str) -> bool:
-    return "\u3400" <= word[0] <= "\u9fff" or "\uf900" <= word[0] <= "\ufaff"
+    """Whether a word (as jieba or the regexes cut it) is Chinese: its first character decides."""
+    return bool(word) and ("\u3400" <= word[0] <= "\u9fff" or "\uf900" <= word[0] <= "\ufaff")
 
 
 _BIGRAM = re.compile(f"(?=([{_CJK}]{{2}}))")
@@ -63,12 +60,12 @@ def index_text(text: str | None, *, words: bool = False, normalised: bool = Fals
         return ""
     out = []
     for piece in _PIECE.findall(text):
-        if len(piece) > 1 and _is_cjk_word(piece):
+        if len(piece) > 1 and is_cjk(piece):
             out.append(" ".join(_BIGRAM.findall(piece)))
         else:
             out.append(piece)
     if words:
-        out.extend(w for w in rjieba.cut_for_search(text) if len(w) > 2 and _is_cjk_word(w) and w not in STOPWORDS)
+        out.extend(w for w in rjieba.cut_for_search(text) if len(w) > 2 and is_cjk(w) and w not in STOPWORDS)
     return " ".join(out)
 
 

@@ -14,6 +14,7 @@ from app.audit.services import record
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.extensions import db
+from app.indexing.outbox import enqueue_organization
 
 from .models import ROLE_ORGANIZATION_KINDS, AuthToken, Organization, User
 from .permissions import hash_token
@@ -166,8 +167,6 @@ def create_organization(actor: User | None, name: str, kind: str, region: str | 
 
 
 def update_organization(actor: User | None, org_id: int, changes: dict) -> Organization:
-    from app.indexing.outbox import enqueue_organization
-
     org = get_organization(org_id)
     if "name" in changes:
         _ensure_organization_name_free(changes["name"], exclude_id=org.id)

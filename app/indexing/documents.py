@@ -88,19 +88,22 @@ def documents_for(listing_ids: Iterable[int]) -> tuple[list[dict], list[int]]:
     return documents, [i for i in wanted if i not in found]
 
 
-def listing_ids_for(entity: str, entity_id: int) -> list[int]:
-    if entity == "listing":
-        return [entity_id]
-    if entity == "patent":
-        stmt = sa.select(Listing.id).where(Listing.patent_id == entity_id)
-    elif entity == "organization":
-        stmt = sa.select(Listing.id).join(Patent, Patent.id == Listing.patent_id).where(
-            Patent.owner_organization_id == entity_id)
-    elif entity == "outlet":
-        stmt = sa.select(ListingOutlet.listing_id).where(ListingOutlet.outlet_id == entity_id)
-    else:
-        return []
-    return list(db.session.scalars(stmt))
+def listing_ids_for(events: Iterable[tuple[str, int]]) -> set[int]:
+    """The listings whose documents the (entity, id) changes touch: one query per kind of entity."""
+    by_entity: dict[str, set[int]] = defaultdict(set)
+    for entity, entity_id in events:
+        by_entity[entity].add(entity_id)
+    found = set(by_entity.pop("listing", set()))
+    queries = {
+        "patent": lambda ids: sa.select(Listing.id).where(Listing.patent_id.in_(ids)),
+        "organization": lambda ids: sa.select(Listing.id).join(Patent, Patent.id == Listing.patent_id)
+        .where(Patent.owner_organization_id.in_(ids)),
+        "outlet": lambda ids: sa.select(ListingOutlet.listing_id).where(ListingOutlet.outlet_id.in_(ids)),
+    }
+    for entity, ids in by_entity.items():
+        if entity in queries:
+            found.update(db.session.scalars(queries[entity](ids)))
+    return found
 
 
 def all_listing_ids(batch: int = 1000) -> Iterable[list[int]]:

@@ -81,10 +81,7 @@ def drain(batch: int = 500, max_batches: int | None = None, wait_seconds: float 
             if not rows:
                 db.session.commit()
                 return done
-            listing_ids: set[int] = set()
-            for _, entity, entity_id in rows:
-                listing_ids.update(listing_ids_for(entity, entity_id))
-            docs, missing = documents_for(listing_ids)
+            docs, missing = documents_for(listing_ids_for((row.entity, row.entity_id) for row in rows))
             row_ids = [row.id for row in rows]
             try:
                 engine = backend()

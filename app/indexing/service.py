@@ -13,8 +13,8 @@ from app.patents.numbers import (
     looks_like_application_number,
     looks_like_publication_number,
     normalise_publication_number,
-    parse_application_number,
 )
+from app.patents.services import parse_number_field
 from search import Query, SearchUnavailable
 
 from .indexer import backend
@@ -37,14 +37,13 @@ def build_query(user: User | None, args: dict) -> Query:
         filters["listed_since"] = args["listed_since"].isoformat()
     text = (args.get("q") or "").strip() or None
     if text and looks_like_application_number(text):
-        filters["application_number"] = parse_application_number_or_422(text)
+        filters["application_number"] = parse_number_field(text, field="q").canonical
         text = None
     elif text and looks_like_publication_number(text):
         filters["publication_number"] = normalise_publication_number(text)
         text = None
-    statuses, also_owner = PUBLISHED, None
-    if user is not None and user.is_staff:
-        statuses = None
+    statuses, also_owner = visible_statuses(user), None
+    if statuses is None:
         if args.get("status"):
             filters["status"] = args["status"]
     else:
@@ -54,13 +53,6 @@ def build_query(user: User | None, args: dict) -> Query:
             also_owner = user.organization_id
     return Query(text=text, filters=filters, statuses=statuses, also_owner_id=also_owner, sort=args["sort"],
                  offset=(args["page"] - 1) * args["size"], size=args["size"])
-
-
-def parse_application_number_or_422(text: str) -> str:
-    try:
-        return parse_application_number(text).canonical
-    except ValueError as exc:
-        raise Invalid("invalid_application_number", str(exc), field="q") from None
 
 
 def search_listings(user: User | None, args: dict) -> dict:
@@ -93,10 +85,14 @@ def _item(hit, on: date) -> dict:
     }
 
 
+def visible_statuses(user: User | None) -> tuple[str, ...] | None:
+    """Staff see listings in every status (None); everyone else the published ones."""
+    return None if user is not None and user.is_staff else PUBLISHED
+
+
 def suggest(user: User | None, prefix: str) -> list[dict]:
-    statuses = None if user is not None and user.is_staff else PUBLISHED
     try:
-        found = backend().suggest(prefix, 10, statuses)
+        found = backend().suggest(prefix, 10, visible_statuses(user))
     except SearchUnavailable as exc:
         raise ServiceUnavailable("search_unavailable", "search is unavailable right now; please retry") from exc
     return [{"text": s.text, "kind": s.kind} for s in found]

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from app.audit.services import record
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.indexing.outbox import enqueue_outlet
 
 from .models import Outlet
 
@@ -50,8 +51,6 @@ def create_outlet(actor, data: dict) -> Outlet:
 
 
 def update_outlet(actor, code: str, changes: dict) -> Outlet:
-    from app.indexing.outbox import enqueue_outlet
-
     outlet = get_outlet(code)
     before = {key: getattr(outlet, key) for key in changes}
     for key, value in changes.items():

@@ -93,10 +93,14 @@ def read_rows(filename: str, stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
         raise BadRequest("unsupported_file_type", "upload a .csv, .xlsx or .jsonl file", field="file")
 
 
+def _lowered(record: dict) -> dict:
+    return {str(key).strip().lower(): value for key, value in record.items()}
+
+
 def _pick(record: dict, field: str) -> Any:
-    lowered = {str(key).strip().lower(): value for key, value in record.items()}
+    """The first non-empty value under any alias of `field`; `record` has lower-cased keys."""
     for alias in ALIASES[field]:
-        value = lowered.get(alias)
+        value = record.get(alias)
         if value not in (None, "", []):
             return value
     return None
@@ -141,6 +145,7 @@ def _default_status(number_text: str, patent_type: str, raw_type: str | None) ->
 
 
 def normalise_record(record: dict) -> dict:
+    """One raw record (keys lower-cased) as the fields build_patent takes; RowError names what is wrong."""
     if "__error__" in record:
         raise RowError(None, "malformed_row", record["__error__"])
     number = _pick(record, "application_number")
@@ -244,6 +249,7 @@ def import_records(
 
 
 def _import_one(actor, owner_id, record, report, outlet_codes, list_mode, publish) -> None:
+    record = _lowered(record)
     data = normalise_record(record)
     price = data.pop("price_fen", None)
     data["owner_organization_id"] = owner_id

@@ -59,11 +59,11 @@ def find_by_application_number(number: str) -> Patent | None:
     return db.session.scalar(sa.select(Patent).where(Patent.application_number == number))
 
 
-def parse_number_field(text: str):
+def parse_number_field(text: str, field: str = "application_number"):
     try:
         return parse_application_number(text)
     except InvalidNumber as exc:
-        raise Invalid("invalid_application_number", str(exc), field="application_number") from None
+        raise Invalid("invalid_application_number", str(exc), field=field) from None
 
 
 def _check_dates_and_status(patent: Patent, number_year: int | None, via_pct: bool) -> None:
