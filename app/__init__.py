@@ -51,6 +51,9 @@ def register_extensions(app: Flask) -> None:
     from search import make_backend
 
     app.extensions["search_backend"] = make_backend(app.config)
+    from app.demands.matcher import load_model
+
+    load_model(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
@@ -76,13 +79,16 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import auth_blp, orgs_blp, users_blp
+    from app.demands.routes import blp as demands_blp
     from app.health import blp as health_blp
     from app.indexing.routes import blp as search_blp
+    from app.inquiries.routes import blp as inquiries_blp
+    from app.notifications.routes import blp as notifications_blp
     from app.outlets.routes import blp as outlets_blp
     from app.patents.routes import listings_blp, patents_blp
 
     for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, outlets_blp, patents_blp, listings_blp,
-                      search_blp, audit_blp):
+                      search_blp, demands_blp, inquiries_blp, notifications_blp, audit_blp):
         api.register_blueprint(blueprint)
 
 

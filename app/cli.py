@@ -112,6 +112,9 @@ def register(app: Flask) -> None:
     from app.indexing.cli import search_cli
 
     app.cli.add_command(search_cli)
+    from app.demands.cli import matching_cli
+
+    app.cli.add_command(matching_cli)
 
 
 def _drain_after_cli() -> None:

@@ -34,6 +34,8 @@ class Config:
     ELASTICSEARCH_NODE_CLASS = os.environ.get("ELASTICSEARCH_NODE_CLASS") or None
     ELASTICSEARCH_REFRESH = os.environ.get("ELASTICSEARCH_REFRESH", "false").lower() == "true"
     SEARCH_PATH = os.environ.get("SEARCH_PATH") or str(INSTANCE_DIR / "search.sqlite3")
+    # Where `flask matching train` writes the matching model and the app loads it from.
+    MATCHING_MODEL_DIR = os.environ.get("MATCHING_MODEL_DIR") or str(INSTANCE_DIR / "matching-model")
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Forked processes that read and prepare batches while `flask search reindex` writes (0: in-process).
     SEARCH_REINDEX_PROCESSES = _int("SEARCH_REINDEX_PROCESSES", 1)
@@ -61,3 +63,5 @@ class TestingConfig(Config):
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     # Tests write inside a transaction that is never committed: a forked reader could not see it.
     SEARCH_REINDEX_PROCESSES = 0
+    # No model unless a test trains one: a developer's own model must not change the suite's results.
+    MATCHING_MODEL_DIR = None

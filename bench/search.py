@@ -269,9 +269,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="calls per query kind")
     parser.add_argument("--no-api", action="store_true", help="engine figures only")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--work", type=Path, help="keep the scratch files here and reuse a catalogue loaded before")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-search-"))
+    work.mkdir(parents=True, exist_ok=True)
+    reuse = (work / "bench.db").exists()
     db_url = f"sqlite:///{work / 'bench.db'}"
     report: dict = {"listings": args.listings, "machine": machine(), "engines": {}, "command": " ".join(sys.argv)}
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SEARCH_PATH": str(work / "search.sqlite3")})
@@ -280,8 +283,11 @@ def main() -> None:
 
         upgrade()
         started = time.perf_counter()
-        report["data"] = load_catalogue(args.listings)
-        report["data"]["load_seconds"] = round(time.perf_counter() - started, 1)
+        if reuse:
+            report["data"] = {"reused": str(work)}
+        else:
+            report["data"] = load_catalogue(args.listings)
+            report["data"]["load_seconds"] = round(time.perf_counter() - started, 1)
         print(f"loaded {report['data']}", flush=True)
     mix = query_mix(random.Random(11), args.queries)
 

@@ -31,6 +31,8 @@ from .base import (
 )
 
 TEXT_FIELDS = ["title^10", "abstract^3", "claims", "owner_name^2", "inventors^2"]
+# Matching reads what a patent is about, not who owns or invented it.
+MATCH_FIELDS = ["title^3", "abstract^2", "claims"]
 TERMS_FACETS = {"field": "field", "patent_type": "patent_type", "mode": "mode", "price_band": "price_band",
                 "ipc_section": "ipc_section", "ipc_class": "ipc_class", "ipc_subclass": "ipc_subclass",
                 "outlet": "outlet_codes", "owner": "owner_key"}
@@ -239,6 +241,21 @@ class ElasticBackend:
         facets = _facets(response.get("aggregations", {})) if query.facets else {}
         return Result(total=response["hits"]["total"]["value"], hits=hits, facets=facets,
                       took_ms=(time.perf_counter() - started) * 1000)
+
+    def match(self, terms: list[tuple[str, float]], statuses: tuple[str, ...] | None = None,
+              size: int = 100) -> list[tuple[int, float]]:
+        """Candidates for matching: any of the weighted words (a word is the phrase of its bigrams),
+        best first by BM25 with each word's weight as its boost. Ids and scores only."""
+        self.ensure_ready()
+        should = [{"multi_match": {"query": word, "fields": MATCH_FIELDS, "type": "phrase",
+                                   "boost": round(max(weight, 0.01), 4)}} for word, weight in terms if word]
+        if not should:
+            return []
+        filters = _filters(Query(statuses=statuses))
+        body = {"query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}},
+                "size": size, "_source": False, "track_total_hits": False}
+        response = self._call(self.client.search, index=self.alias, **body)
+        return [(int(raw["_id"]), float(raw.get("_score") or 0.0)) for raw in response["hits"]["hits"]]
 
     def suggest(self, prefix: str, limit: int = 10, statuses: tuple[str, ...] | None = None) -> list[Suggestion]:
         norm = analysis.normalise(prefix).strip()

@@ -35,6 +35,10 @@ SCHEMA_VERSION = 3  # bump when the tables below change: older files are rebuilt
 # BM25 weights of the FTS columns: title, abstract, claims, owner, inventors.
 WEIGHTS = (10.0, 3.0, 1.0, 2.0, 2.0)
 SUGGEST_SCAN = 3000
+# Matching: BM25 weights of title, abstract, claims (owner and inventors do not count), and how many
+# of the demand's words take part.
+MATCH_WEIGHTS = (3.0, 2.0, 1.0, 0.0, 0.0)
+MATCH_TERMS = 12
 # Row layout of the search read: id, rank, listed_at, price_fen, expires_on, then the facet columns.
 SCALAR_FACETS = {"field": 5, "patent_type": 6, "mode": 7, "price_band": 8}
 MULTI_FACETS = {"ipc_section": 11, "ipc_class": 12, "ipc_subclass": 13, "outlet": 14}
@@ -300,6 +304,36 @@ class EmbeddedBackend:
                             highlight=highlight))
         facets = _facets(rows, query.facet_size) if query.facets else {}
         return Result(total=len(rows), hits=hits, facets=facets, took_ms=(time.perf_counter() - started) * 1000)
+
+    def match(self, terms: list[tuple[str, float]], statuses: tuple[str, ...] | None = None,
+              size: int = 100) -> list[tuple[int, float]]:
+        """Candidates for matching: any of the words (a CJK word is the phrase of its bigrams), best
+        first by BM25 over title, abstract and claims. FTS5 has no per-term boost, so the caller's
+        weights choose which words take part: the MATCH_TERMS heaviest."""
+        chosen = [word for word, _ in sorted(terms, key=lambda t: -t[1]) if word][:MATCH_TERMS]
+        parts = []
+        for word in chosen:
+            norm = analysis.normalise(word)
+            if analysis.is_cjk(norm) and len(norm) >= 2:
+                parts.append(_quote(" ".join(analysis.bigrams(norm))))
+            elif norm.strip():
+                parts.append(_quote(norm.strip()))
+        if not parts:
+            return []
+        conn = self._conn()
+        g, _ = self._generations(conn)
+        where, params = f"fts_{g} MATCH ?", [" OR ".join(parts)]
+        if statuses:
+            where += f" AND d.status IN ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        try:
+            rows = conn.execute(
+                f"SELECT d.id, bm25(fts_{g}, {', '.join(map(str, MATCH_WEIGHTS))}) r FROM fts_{g} "
+                f"JOIN docs_{g} d ON d.id = fts_{g}.rowid WHERE {where} ORDER BY r LIMIT ?",
+                (*params, size)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise SearchUnavailable(f"embedded search failed: {exc}") from exc
+        return [(doc_id, -rank) for doc_id, rank in rows]
 
     def suggest(self, prefix: str, limit: int = 10, statuses: tuple[str, ...] | None = None) -> list[Suggestion]:
         norm = analysis.normalise(prefix).strip()

@@ -139,3 +139,20 @@ class World:
         if role == "anonymous":
             return {}
         return getattr(self, {"university": "uni"}.get(role, role)).headers
+
+
+@committed
+def demand(actor: User, **overrides):
+    from app.demands import services as demand_services
+
+    data = {"title": "鱼塘喂料不均匀",
+            "description": "我们的鱼塘形状不规则，喂料机喂不到角落，希望饲料能均匀撒到整个鱼塘。"}
+    data.update(overrides)
+    return demand_services.create_demand(actor, data)
+
+
+@committed
+def inquiry(actor: User, item, message: str = "请问可以先小批量试用吗？", **overrides):
+    from app.inquiries import services as inquiry_services
+
+    return inquiry_services.create_inquiry(actor, item.id, {"message": message, **overrides})

@@ -113,6 +113,8 @@ def create_listing(actor: User | None, data: dict, *, status: str = "draft") -> 
     record("listing", listing.id, "create", actor, to_status=status,
            changes={"patent_id": patent.id, "mode": listing.mode})
     enqueue_listing(listing.id)
+    if status == "listed":
+        _published(listing)
     return listing
 
 
@@ -209,7 +211,16 @@ def _move(actor: User | None, listing: Listing, action: str, reason: str | None)
         raise Conflict("concurrent_update", "the listing was changed meanwhile; reload and retry") from None
     record("listing", listing.id, action, actor, from_status=source, to_status=target, reason=reason)
     enqueue_listing(listing.id)
+    if action == "approve":
+        _published(listing)
     return listing
+
+
+def _published(listing: Listing) -> None:
+    """A listing has just gone on the shelf: enterprises whose open demands it fits hear of it."""
+    from app.demands.matcher import notify_matching_demands
+
+    notify_matching_demands(listing)
 
 
 def expire_listings_of_patent(actor: User | None, patent: Patent, reason: str) -> int:

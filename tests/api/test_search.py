@@ -6,26 +6,8 @@ import sqlalchemy as sa
 from app.indexing.indexer import drain, reindex
 from app.indexing.outbox import OutboxEvent
 from app.patents.models import Listing, Patent
-from search.embedded import EmbeddedBackend
 
 from .. import factories
-
-ENGINES = ("embedded", "elasticsearch")
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request, app, tmp_path):
-    if request.param == "embedded":
-        backend = EmbeddedBackend(str(tmp_path / "search.sqlite3"))
-    else:
-        from ..search.osmem_transport import elastic_backend
-
-        backend = elastic_backend(request.getfixturevalue("osmem").url)
-    backend.ensure_ready()
-    original = app.extensions["search_backend"]
-    app.extensions["search_backend"] = backend
-    yield backend
-    app.extensions["search_backend"] = original
 
 
 @pytest.fixture

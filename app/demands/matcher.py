@@ -1,0 +1,266 @@
+"""Matching demands and listings (供需对接): candidates from the search engine and from the model's
+latent space, re-ranked by the pure scoring in matching.py with the trained model's features.
+
+Without a trained model (a fresh installation before `flask matching train`), matching still works
+on the engine's candidates, the demand's own words and the structured signals, with default weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+from math import log
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+
+from app.auth.models import Organization, User
+from app.db import today
+from app.errors import Forbidden, NotFound, ServiceUnavailable
+from app.extensions import db
+from app.indexing.documents import documents_for
+from app.indexing.indexer import backend
+from app.indexing.service import PUBLISHED, _item
+from app.notifications.services import notify
+from app.outlets.models import Outlet
+from app.patents import terms as patent_terms
+from app.patents.models import Listing
+from search import SearchUnavailable
+from search.base import Hit
+from search.text import highlight
+
+from . import matching
+from .models import Demand
+from .services import live_demands_clause
+from .textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, candidate_text, words
+
+log_ = logging.getLogger(__name__)
+
+ENGINE_CANDIDATES = 80
+LATENT_CANDIDATES = 80
+CLAIMS_PREFIX = 400  # the claims' opening: what is claimed, before the dependent details
+NOTIFY_THRESHOLD = 0.5
+
+
+# -- the model -------------------------------------------------------------------------------------------
+
+
+def model_dir(app=None) -> Path | None:
+    configured = (app or current_app).config.get("MATCHING_MODEL_DIR")
+    return Path(configured) if configured else None
+
+
+def load_model(app) -> None:
+    """Called at start-up; a newer model written by `flask matching train` is picked up on next use."""
+    directory = model_dir(app)
+    model = None
+    if directory is not None:
+        try:
+            model = TextModel.load(directory)
+        except (OSError, ValueError, KeyError) as exc:
+            log_.warning("matching model in %s could not be loaded: %s", directory, exc)
+    app.extensions["matching_model"] = model
+    app.extensions["matching_model_stamp"] = _stamp(directory)
+
+
+def _stamp(directory: Path | None) -> float | None:
+    try:
+        return (directory / "model.json").stat().st_mtime if directory else None
+    except OSError:
+        return None
+
+
+def current_model() -> TextModel | None:
+    app = current_app._get_current_object()
+    if _stamp(model_dir(app)) != app.extensions.get("matching_model_stamp"):
+        load_model(app)
+    return app.extensions.get("matching_model")
+
+
+def doc_body(abstract: str | None, claims: str | None) -> str:
+    return " ".join(filter(None, [abstract, (claims or "")[:CLAIMS_PREFIX]]))
+
+
+# -- analysing a demand ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    weights: dict[str, float]
+    related: dict[str, float]
+    vector: np.ndarray | None
+    ipc: dict[str, float]
+    bigrams: dict[str, float]
+
+
+def analyse(text: str, model: TextModel | None) -> Analysis:
+    if model is None:
+        counts: dict[str, int] = {}
+        for word in words(text):
+            if word not in DEMAND_BOILERPLATE:
+                counts[word] = counts.get(word, 0) + 1
+        grams: dict[str, float] = {}
+        for gram in bigrams(text):
+            if gram not in DEMAND_BOILERPLATE:
+                grams[gram] = grams.get(gram, 0.0) + 1.0
+        return Analysis({w: 1.0 + log(c) for w, c in counts.items()}, {}, None, {}, grams)
+    weights = model.term_weights(text)
+    related = model.related_terms(weights)
+    vector = model.vector({**weights, **related})
+    return Analysis(weights, related, vector, model.ipc_probabilities(vector), model.bigram_weights(text))
+
+
+def demand_text(demand: Demand) -> str:
+    return f"{demand.title}。{demand.description}"
+
+
+def structured(demand: Demand) -> matching.Structured:
+    return matching.Structured(budget_min_fen=demand.budget_min_fen, budget_max_fen=demand.budget_max_fen,
+                               modes=list(demand.modes or []), region=demand.region,
+                               ipc_hints=list(demand.ipc_hints or []))
+
+
+# -- demand -> listings ----------------------------------------------------------------------------------
+
+
+def matches_for_demand(demand: Demand, limit: int) -> dict:
+    started = time.perf_counter()
+    model = current_model()
+    analysis = analyse(demand_text(demand), model)
+    ids = _candidates(analysis, model)
+    docs, _ = documents_for(ids)
+    docs = [d for d in docs if d["status"] in PUBLISHED]
+    ranked = rank(analysis, model, structured(demand), docs)[:limit]
+    on = today()
+    items = []
+    for score, reasons, doc in ranked:
+        terms = [{"word": w} for w in reasons["matched_terms"] + reasons["related_terms"]]
+        hit = Hit(id=doc["id"], score=score, source=doc,
+                  highlight={"title": highlight(doc.get("title"), terms),
+                             "abstract": highlight(doc.get("abstract"), terms)})
+        listing = _item(hit, on)
+        items.append({"listing_id": doc["id"], "score": score, "reasons": reasons, "listing": listing})
+    return {"demand_id": demand.id, "items": items, "model": model.version if model else "none",
+            "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
+    terms = sorted({**analysis.related, **analysis.weights}.items(), key=lambda item: -item[1])
+    try:
+        from_engine = [doc_id for doc_id, _ in backend().match(terms, PUBLISHED, ENGINE_CANDIDATES)]
+    except SearchUnavailable as exc:
+        if model is None:
+            raise ServiceUnavailable("search_unavailable", "matching needs the search engine right now") from exc
+        from_engine = []  # the latent space alone still finds candidates
+    from_model: list[int] = []
+    if model is not None and analysis.vector is not None:
+        patent_ids = [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
+        if patent_ids:
+            order = {pid: i for i, pid in enumerate(patent_ids)}
+            rows = db.session.execute(sa.select(Listing.id, Listing.patent_id).where(
+                Listing.patent_id.in_(patent_ids), Listing.status.in_(PUBLISHED))).all()
+            from_model = [lid for lid, _ in sorted(rows, key=lambda r: order[r.patent_id])]
+    return list(dict.fromkeys(from_engine + from_model))
+
+
+def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, docs: list[dict]):
+    """(score, reasons, doc) best first."""
+    if not docs:
+        return []
+    candidates = []
+    for doc in docs:
+        body = doc_body(doc.get("abstract"), doc.get("claims"))
+        cosine = None
+        if model is not None and analysis.vector is not None:
+            vector = model.doc_vector(Doc(doc["patent_id"], doc.get("title") or "", body, doc.get("ipc_codes") or []))
+            cosine = None if vector is None else float(vector @ analysis.vector)
+        candidates.append(candidate_text(doc.get("title") or "", body, doc.get("ipc_codes") or [], cosine))
+    features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,
+                                      ipc_probabilities=analysis.ipc, candidates=candidates,
+                                      avg_len=model.avg_len if model else 80.0, bigram_idf=analysis.bigrams,
+                                      avg_bigrams=model.avg_bigrams if model else 160.0)
+    weights = model.weights if model else matching.RankerWeights()
+    regions = _regions(docs)
+    on = today()
+    out = []
+    for doc, candidate, f in zip(docs, candidates, features, strict=True):
+        text = matching.text_score(f, weights)
+        expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
+        offer = matching.Offer(mode=doc["mode"], price_fen=doc.get("price_fen"), negotiable=bool(doc.get("negotiable")),
+                               ipc_codes=doc.get("ipc_codes") or [], regions=regions[doc["id"]],
+                               remaining_years=patent_terms.remaining_years(expires, on))
+        shared = matching.shared_ipc(wanted.ipc_hints, analysis.ipc, offer.ipc_codes)
+        fit, reasons = matching.structured_fit(wanted, offer, shared)
+        reasons.update({
+            "matched_terms": matching.matched_terms(analysis.weights, candidate),
+            "related_terms": matching.matched_terms(analysis.related, candidate, limit=5),
+            "shared_ipc": shared, "text_similarity": round(text, 4)})
+        out.append((matching.combine(text, fit), reasons, doc))
+    out.sort(key=lambda item: (-item[0], item[2]["id"]))
+    return out
+
+
+def _regions(docs: list[dict]) -> dict[int, list[str]]:
+    owners = {d["owner_id"] for d in docs}
+    owner_region = dict(db.session.execute(
+        sa.select(Organization.id, Organization.region).where(Organization.id.in_(owners))).all())
+    codes = {c for d in docs for c in d.get("outlet_codes") or []}
+    outlet_places = {o.code: [o.city, o.province] for o in db.session.scalars(
+        sa.select(Outlet).where(Outlet.code.in_(codes)))} if codes else {}
+    return {d["id"]: [owner_region.get(d["owner_id"]) or ""] + [p for c in d.get("outlet_codes") or []
+                                                                  for p in outlet_places.get(c, [])]
+            for d in docs}
+
+
+# -- listing -> demands ----------------------------------------------------------------------------------
+
+
+def demands_for_listing(user: User, listing_id: int, limit: int) -> list[dict]:
+    listing = db.session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound("listing_not_found", f"no listing {listing_id}")
+    if not (user.is_staff or user.organization_id == listing.patent.owner_organization_id):
+        raise Forbidden("not_your_listing", "only the listing's owner and staff see which demands fit it")
+    return _score_demands(listing_id, limit)
+
+
+def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> list[dict]:
+    docs, _ = documents_for([listing_id])
+    if not docs:
+        return []
+    demands = db.session.scalars(sa.select(Demand).where(live_demands_clause()).order_by(Demand.id)).all()
+    if not demands:
+        return []
+    model = current_model()
+    # A bulk import publishes many listings in one transaction: analyse each demand once.
+    cache = db.session.info.setdefault("demand_analyses", {})
+    out = []
+    for demand in demands:
+        key = (demand.id, demand.updated_at, model.version if model else None)
+        analysis = cache.get(key)
+        if analysis is None:
+            analysis = cache[key] = analyse(demand_text(demand), model)
+        if not analysis.weights and analysis.vector is None:
+            continue
+        score, reasons, _ = rank(analysis, model, structured(demand), docs)[0]
+        if score > floor and (reasons["matched_terms"] or reasons["related_terms"] or analysis.vector is not None):
+            out.append({"demand": demand, "score": score, "reasons": reasons})
+    out.sort(key=lambda item: (-item["score"], item["demand"].id))
+    return out if limit is None else out[:limit]
+
+
+def notify_matching_demands(listing: Listing) -> int:
+    """When a listing is published, tell the enterprises whose open demands it fits well."""
+    sent = 0
+    for item in _score_demands(listing.id, None, floor=NOTIFY_THRESHOLD):
+        demand = item["demand"]
+        recipients = [demand.created_by_user_id] if demand.created_by_user_id else []
+        sent += len(notify(recipients, "demand_match", f"A new listing fits your demand “{demand.title}”"[:300],
+                           body=listing.patent.title,
+                           data={"demand_id": demand.id, "listing_id": listing.id, "score": item["score"]},
+                           dedupe_key=f"demand_match:{demand.id}:{listing.id}"))
+    return sent

@@ -1,0 +1,281 @@
+"""Pure scoring of matches between a demand and listings: no database, no engine, no model files.
+
+The text part is a logistic re-ranker over a handful of features (weighted BM25 with the model's
+word weights, coverage of the demand's words in the whole text and in the title, coverage of the
+related words the model adds, latent-space cosine and rank, the predicted probability of the
+listing's IPC subclass). Its weights are fitted on pseudo-queries by `fit_ranker` (textmodel.train);
+the defaults below are what an untrained installation uses. The structured part (budget, mode, region,
+remaining life, IPC hints) then moves the score within a band and becomes the match's reasons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+K1, B = 1.2, 0.75
+TITLE_BOOST = 2.0
+# Every feature is absolute (not relative to the other candidates), so that a score means the same in
+# a demand's ranking, in a listing's list of demands and against the notification threshold.
+FEATURES = ("bm25", "bigram_bm25", "coverage", "title_coverage", "related_coverage", "cosine", "ipc")
+# Which listing modes serve a demand that asks for a mode: an open licence is a non-exclusive licence
+# anyone may take; an assignment also serves an enterprise that wanted exclusive rights.
+COMPATIBLE_MODES = {
+    "assignment": {"assignment"},
+    "exclusive_license": {"exclusive_license", "assignment"},
+    "sole_license": {"sole_license", "exclusive_license", "assignment"},
+    "nonexclusive_license": {"nonexclusive_license", "open_license"},
+    "open_license": {"open_license", "nonexclusive_license"},
+    "equity": {"equity"},
+}
+IPC_LEVELS = ("section", "class", "subclass", "group", "subgroup")
+STRUCTURED_BAND = 0.2  # the structured signals move a match's score by at most this fraction
+
+
+@dataclass
+class RankerWeights:
+    """The defaults serve until a model is trained: a listing with most of the demand's words, some in
+    its title, scores about 0.75; one sharing a word or two stays under 0.1."""
+
+    bm25: float = 2.0
+    bigram_bm25: float = 2.0
+    coverage: float = 2.5
+    title_coverage: float = 1.0
+    related_coverage: float = 0.5
+    cosine: float = 3.0
+    ipc: float = 1.0
+    bias: float = -4.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def vector(self) -> list[float]:
+        return [getattr(self, name) for name in FEATURES]
+
+
+@dataclass
+class CandidateText:
+    title_words: list[str]
+    body_words: list[str]
+    ipc_codes: list[str]
+    cosine: float | None = None  # latent-space cosine with the demand, when the model is loaded
+    title_bigrams: list[str] = field(default_factory=list)
+    body_bigrams: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Structured:
+    """What the demand asks beyond its text, and what the listing offers."""
+
+    budget_min_fen: int | None = None
+    budget_max_fen: int | None = None
+    modes: list[str] = field(default_factory=list)
+    region: str | None = None
+    ipc_hints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Offer:
+    mode: str
+    price_fen: int | None
+    negotiable: bool
+    ipc_codes: list[str]
+    regions: list[str]  # owner's region, outlets' cities and provinces
+    remaining_years: float | None
+
+
+# -- text features --------------------------------------------------------------------------------------
+
+
+def text_features(*, query_weights: dict[str, float], related_weights: dict[str, float],
+                  ipc_probabilities: dict[str, float], candidates: list[CandidateText],
+                  avg_len: float, bigram_idf: dict[str, float] | None = None,
+                  avg_bigrams: float = 1.0) -> list[list[float]]:
+    """One feature vector (in FEATURES order) per candidate; values are in [0, 1]. The engine's own
+    order is not a feature: the two engines score differently, and the features must mean the same
+    on both."""
+    total = sum(query_weights.values()) or 1.0
+    related_total = sum(related_weights.values())
+    # BM25's saturation bounds each word's part by weight x (k1 + 1): the sum of those is the most a
+    # listing could score, which makes the feature absolute.
+    ceiling = (total + related_total) * (K1 + 1)
+    bigram_idf = bigram_idf or {}
+    bigram_ceiling = sum(bigram_idf.values()) * (K1 + 1) or 1.0
+    out = []
+    for c in candidates:
+        title, body = Counter(c.title_words), Counter(c.body_words)
+        bm25 = _bm25({**related_weights, **query_weights}, title, body,
+                     TITLE_BOOST * len(c.title_words) + len(c.body_words), avg_len)
+        coverage = sum(wt for w, wt in query_weights.items() if w in title or w in body) / total
+        title_coverage = sum(wt for w, wt in query_weights.items() if w in title) / total
+        related = (sum(wt for w, wt in related_weights.items() if w in title or w in body) / related_total
+                   if related_total else 0.0)
+        ipc = max((ipc_probabilities.get(code[:4], 0.0) for code in c.ipc_codes), default=0.0)
+        grams = _bm25(bigram_idf, Counter(c.title_bigrams), Counter(c.body_bigrams),
+                      TITLE_BOOST * len(c.title_bigrams) + len(c.body_bigrams), avg_bigrams)
+        out.append([math.sqrt(bm25 / ceiling), math.sqrt(grams / bigram_ceiling), coverage, title_coverage, related,
+                    max(0.0, c.cosine or 0.0), math.sqrt(ipc)])
+    return out
+
+
+def _bm25(weights: dict[str, float], title: Counter, body: Counter, length: float, avg_len: float) -> float:
+    """BM25 of one document over title (boosted) and body taken as one field."""
+    norm = K1 * (1 - B + B * length / (avg_len or 1.0))
+    score = 0.0
+    for term, weight in weights.items():
+        tf = TITLE_BOOST * title.get(term, 0) + body.get(term, 0)
+        if tf:
+            score += weight * tf * (K1 + 1) / (tf + norm)
+    return score
+
+
+def text_score(features: list[float], weights: RankerWeights) -> float:
+    z = weights.bias + sum(w * f for w, f in zip(weights.vector(), features, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+def fit_ranker(examples: list[list[tuple[list[float], int]]], l2: float = 1.0, iterations: int = 25) -> RankerWeights:
+    """Logistic regression of answer against the other candidates of its query (Newton's method),
+    answers and non-answers weighing the same in total: one answer per query among dozens."""
+    import numpy as np
+
+    rows = [(f, y) for group in examples for f, y in group]
+    if not rows or not any(y for _, y in rows) or all(y for _, y in rows):
+        return RankerWeights()
+    x = np.array([f + [1.0] for f, _ in rows], dtype=np.float64)
+    y = np.array([y for _, y in rows], dtype=np.float64)
+    sample = np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    # Every feature is built so that more means a better match: a negative weight could only be an
+    # artefact of the pseudo-queries, so such a feature is dropped and the rest refitted.
+    active = np.ones(x.shape[1], dtype=bool)
+    for _ in range(x.shape[1]):
+        w = np.zeros(x.shape[1])
+        for _ in range(iterations):
+            xa = x[:, active]
+            p = 1.0 / (1.0 + np.exp(-np.clip(xa @ w[active], -40, 40)))
+            gradient = xa.T @ (sample * (p - y)) + penalty[active] * w[active]
+            hessian = (xa * (sample * p * (1 - p))[:, None]).T @ xa + np.diag(penalty[active] + 1e-9)
+            step = np.linalg.solve(hessian, gradient)
+            w[active] -= step
+            if np.abs(step).max() < 1e-6:
+                break
+        negative = active & (w < 0)
+        negative[-1] = False
+        if not negative.any():
+            break
+        active &= ~negative
+    return RankerWeights(**{name: round(float(v), 4) for name, v in zip(FEATURES, w[:-1], strict=True)},
+                        bias=round(float(w[-1]), 4))
+
+
+# -- structured signals and reasons -------------------------------------------------------------------
+
+
+def within_budget(demand: Structured, offer: Offer) -> bool | None:
+    if offer.price_fen is None or (demand.budget_max_fen is None and demand.budget_min_fen is None):
+        return None
+    if demand.budget_max_fen is not None and offer.price_fen > demand.budget_max_fen:
+        return False
+    return True
+
+
+def mode_ok(demand: Structured, offer: Offer) -> bool | None:
+    if not demand.modes:
+        return None
+    return any(offer.mode in COMPATIBLE_MODES.get(mode, {mode}) for mode in demand.modes)
+
+
+def same_region(demand: Structured, offer: Offer) -> bool | None:
+    if not demand.region:
+        return None
+    wanted = _region_key(demand.region)
+    return any(wanted and (wanted in _region_key(r) or _region_key(r) in wanted) for r in offer.regions if r)
+
+
+def _region_key(region: str) -> str:
+    """浙江省 / 浙江 and 湖州市 / 湖州 compare equal."""
+    region = region.strip()
+    for suffix in ("省", "市", "区", "县", "自治区"):
+        if len(region) > 2 and region.endswith(suffix):
+            return region[: -len(suffix)]
+    return region
+
+
+def ipc_level(code: str) -> int:
+    """How deep a canonical IPC code goes: 1 section .. 5 subgroup."""
+    if " " in code:
+        return 4 if code.endswith("/00") else 5
+    return {1: 1, 3: 2, 4: 3}.get(len(code), 0)
+
+
+def shared_level(a: str, b: str) -> int:
+    """The deepest level two canonical IPC codes share (0: none)."""
+    depth = 0
+    for level, length in ((1, 1), (2, 3), (3, 4)):
+        if len(a) >= length and len(b) >= length and a[:length] == b[:length]:
+            depth = level
+    if depth == 3 and " " in a and " " in b:
+        if a.split("/")[0] == b.split("/")[0]:
+            depth = 4
+            if a == b and ipc_level(a) == 5:
+                depth = 5
+    return min(depth, ipc_level(a), ipc_level(b))
+
+
+def shared_ipc(hints: list[str], predicted: dict[str, float], codes: list[str],
+               predicted_floor: float = 0.15) -> list[dict]:
+    out = []
+    for hint in hints:
+        depth = max((shared_level(hint, code) for code in codes), default=0)
+        if depth:
+            out.append({"level": IPC_LEVELS[depth - 1], "code": _prefix(hint, depth), "source": "hint"})
+    listed = {o["code"] for o in out}
+    for subclass, p in sorted(predicted.items(), key=lambda item: -item[1]):
+        if p >= predicted_floor and subclass not in listed and any(c.startswith(subclass) for c in codes):
+            out.append({"level": "subclass", "code": subclass, "source": "predicted"})
+    return out
+
+
+def _prefix(code: str, depth: int) -> str:
+    if depth <= 3:
+        return code[: (1, 3, 4)[depth - 1]]
+    return code if depth == 5 else code.split("/")[0] + "/00"
+
+
+def structured_fit(demand: Structured, offer: Offer, shared: list[dict]) -> tuple[float, dict]:
+    """A factor in [0, 1] (1: nothing speaks against the listing) and the reasons behind it."""
+    budget, mode, region = within_budget(demand, offer), mode_ok(demand, offer), same_region(demand, offer)
+    factors = []
+    if budget is not None:
+        factors.append(1.0 if budget else 0.3)
+    if mode is not None:
+        factors.append(1.0 if mode else 0.2)
+    if region is not None:
+        factors.append(1.0 if region else 0.7)
+    if offer.remaining_years is not None:
+        factors.append(min(1.0, max(0.0, offer.remaining_years) / 5.0))
+    if demand.ipc_hints:
+        factors.append(1.0 if any(s["source"] == "hint" and s["level"] != "section" for s in shared) else 0.5)
+    reasons = {"within_budget": budget, "mode_ok": mode, "same_region": region,
+               "remaining_years": offer.remaining_years}
+    return (sum(factors) / len(factors) if factors else 1.0), reasons
+
+
+def combine(text: float, fit: float) -> float:
+    """The final score in [0, 1]: the text decides, the structured fit moves it within a band."""
+    return round(max(0.0, min(1.0, text * (1.0 - STRUCTURED_BAND + STRUCTURED_BAND * fit))), 4)
+
+
+def matched_terms(query_weights: dict[str, float], candidate: CandidateText, limit: int = 8) -> list[str]:
+    present = set(candidate.title_words) | set(candidate.body_words)
+    found = [w for w in sorted(query_weights, key=lambda w: -query_weights[w]) if w in present]
+    # A sub-word of a word already reported adds nothing (鱼塘 after 不规则鱼塘).
+    out: list[str] = []
+    for word in found:
+        if not any(word in longer for longer in out):
+            out.append(word)
+    return out[:limit]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import Organization
+from app.db import Money, TimestampMixin, UTCDateTime, enum_column
+from app.extensions import db
+
+DEMAND_STATUSES = ("open", "closed")
+
+
+class Demand(TimestampMixin, db.Model):
+    """An enterprise's technology demand (技术需求), in its own words."""
+
+    __tablename__ = "demands"
+    __table_args__ = (
+        sa.CheckConstraint("budget_min_fen IS NULL OR budget_min_fen >= 0", name="budget_min_not_negative"),
+        sa.CheckConstraint("budget_min_fen IS NULL OR budget_max_fen IS NULL OR budget_min_fen <= budget_max_fen",
+                           name="budget_range_ordered"),
+        sa.Index("ix_demands_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text)
+    fields: Mapped[list] = mapped_column(sa.JSON, default=list)
+    ipc_hints: Mapped[list] = mapped_column(sa.JSON, default=list)
+    budget_min_fen: Mapped[int | None] = mapped_column(Money)
+    budget_max_fen: Mapped[int | None] = mapped_column(Money)
+    modes: Mapped[list] = mapped_column(sa.JSON, default=list)
+    region: Mapped[str | None] = mapped_column(sa.String(100))
+    deadline: Mapped[date | None] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(enum_column(*DEMAND_STATUSES, name="demand_status"), default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,120 @@
+import marshmallow as ma
+from marshmallow import post_dump, validate
+
+from app.api import Fen, PageArgs, Schema
+from app.auth.permissions import current_user
+from app.indexing.routes import SearchItemOut
+from app.patents.models import LISTING_MODES
+
+from .models import DEMAND_STATUSES, Demand
+from .services import may_see_budget
+
+MONEY = validate.Range(min=0, max=10**13)
+
+
+class DemandOut(Schema):
+    id = ma.fields.Integer()
+    organization_id = ma.fields.Integer()
+    organization_name = ma.fields.String(attribute="organization.name")
+    title = ma.fields.String()
+    description = ma.fields.String()
+    fields = ma.fields.List(ma.fields.String())
+    ipc_hints = ma.fields.List(ma.fields.String())
+    budget_min_fen = Fen(allow_none=True, metadata={"description": "only for the posting enterprise and staff"})
+    budget_max_fen = Fen(allow_none=True, metadata={"description": "only for the posting enterprise and staff"})
+    modes = ma.fields.List(ma.fields.String(validate=validate.OneOf(LISTING_MODES)))
+    region = ma.fields.String(allow_none=True)
+    deadline = ma.fields.Date(allow_none=True)
+    status = ma.fields.String(metadata={"enum": list(DEMAND_STATUSES)})
+    closed_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+    @post_dump(pass_original=True)
+    def _hide_budget(self, data, original, **_):
+        # Universities read open demands to offer patents, but an enterprise's budget is its own.
+        if isinstance(original, Demand) and not may_see_budget(current_user(), original):
+            data.pop("budget_min_fen", None)
+            data.pop("budget_max_fen", None)
+        return data
+
+
+class _DemandFields(Schema):
+    title = ma.fields.String(validate=validate.Length(min=2, max=200))
+    description = ma.fields.String(validate=validate.Length(min=4, max=5000),
+                                   metadata={"description": "the problem and the goal, in the enterprise's words"})
+    fields = ma.fields.List(ma.fields.String(validate=validate.Length(max=40)), validate=validate.Length(max=10))
+    ipc_hints = ma.fields.List(ma.fields.String(validate=validate.Length(max=32)), validate=validate.Length(max=10))
+    budget_min_fen = Fen(allow_none=True, validate=MONEY)
+    budget_max_fen = Fen(allow_none=True, validate=MONEY)
+    modes = ma.fields.List(ma.fields.String(validate=validate.OneOf(LISTING_MODES)),
+                           validate=validate.Length(max=len(LISTING_MODES)))
+    region = ma.fields.String(allow_none=True, validate=validate.Length(max=100),
+                              metadata={"description": "province or city, e.g. 浙江 or 湖州"})
+    deadline = ma.fields.Date(allow_none=True)
+
+
+class DemandIn(_DemandFields):
+    title = ma.fields.String(required=True, validate=validate.Length(min=2, max=200))
+    description = ma.fields.String(required=True, validate=validate.Length(min=4, max=5000))
+    organization_id = ma.fields.Integer(metadata={"description": "staff posting for an enterprise; others omit"})
+
+
+class DemandPatch(_DemandFields):
+    pass
+
+
+class DemandCloseIn(Schema):
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class DemandQueryArgs(PageArgs):
+    status = ma.fields.String(validate=validate.OneOf(DEMAND_STATUSES))
+    organization_id = ma.fields.Integer(metadata={"description": "staff only"})
+
+
+class MatchArgs(Schema):
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class SharedIpcOut(Schema):
+    level = ma.fields.String(metadata={"enum": ["section", "class", "subclass", "group", "subgroup"]})
+    code = ma.fields.String()
+    source = ma.fields.String(metadata={"enum": ["hint", "predicted"]})
+
+
+class ReasonsOut(Schema):
+    matched_terms = ma.fields.List(ma.fields.String(), metadata={"description": "demand words found in the listing"})
+    related_terms = ma.fields.List(ma.fields.String(), metadata={
+        "description": "catalogue words the model relates to the demand's words, found in the listing"})
+    shared_ipc = ma.fields.List(ma.fields.Nested(SharedIpcOut))
+    within_budget = ma.fields.Boolean(allow_none=True, metadata={"description": "null: no budget or no price"})
+    mode_ok = ma.fields.Boolean(allow_none=True, metadata={"description": "null: the demand names no mode"})
+    same_region = ma.fields.Boolean(allow_none=True, metadata={"description": "null: the demand names no region"})
+    remaining_years = ma.fields.Float(allow_none=True)
+    text_similarity = ma.fields.Float(metadata={"description": "the text part of the score, 0..1"})
+
+
+class MatchOut(Schema):
+    listing_id = ma.fields.Integer()
+    score = ma.fields.Float(metadata={"description": "0..1"})
+    reasons = ma.fields.Nested(ReasonsOut)
+    listing = ma.fields.Nested(SearchItemOut)
+
+
+class MatchesOut(Schema):
+    demand_id = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(MatchOut))
+    model = ma.fields.String(metadata={"description": "the matching model in use, or 'none' before training"})
+    took_ms = ma.fields.Float()
+
+
+class MatchingDemandOut(Schema):
+    demand = ma.fields.Nested(DemandOut)
+    score = ma.fields.Float()
+    reasons = ma.fields.Nested(ReasonsOut)
+
+
+class MatchingDemandsOut(Schema):
+    listing_id = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(MatchingDemandOut))

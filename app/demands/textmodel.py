@@ -1,0 +1,482 @@
+"""The matching model: what the catalogue itself teaches about words, fields and similarity.
+
+Built by `flask matching train` from the patents in the database, stored as plain numpy files in a
+directory, memory-mapped at start-up (so gunicorn workers share one copy), never downloaded:
+
+- a vocabulary of jieba words with an IDF and a *specificity*: how much knowing the word tells about
+  the patent's IPC subclass (KL divergence of the subclass distribution of the documents that use it
+  from the catalogue's). Words that every field uses (提高, 方法, 问题, 需要) weigh little, wherever they
+  come from, so the boilerplate of a demand does not pull in random patents;
+- latent semantic vectors (truncated SVD of the weighted word-document matrix): a demand about 鱼塘
+  and 喂料 lands near patents about 养殖池 and 投饵 even when they share no word;
+- an IPC predictor: subclass centroids in that space, turned into probabilities by a softmax whose
+  temperature is fitted on pseudo-queries;
+- the re-ranker's weights (see matching.py), fitted on pseudo-queries: a sentence of a patent's
+  abstract stands for a demand, with that sentence taken out of the patent, so the answer has to be
+  found through the rest of its text, as a real demand's would.
+
+This module holds the numerical parts; matching.py holds the pure scoring that combines them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rjieba
+from scipy import sparse
+
+from search.text import normalise
+
+from . import matching
+
+FORMAT = 1
+DIMENSIONS = 160
+MAX_VOCABULARY = 80_000
+# Words a demand uses to talk about itself rather than its problem. The catalogue cannot teach these
+# (patents do not say 我们 or 预算), so they are named; specificity takes care of the rest.
+DEMAND_BOILERPLATE = frozenset("""
+我们 我司 公司 企业 本公司 工厂 厂家 单位 客户 用户 需要 需求 希望 寻求 寻找 求购 征集 想要 想 能否 是否 有没有
+预算 万元 左右 以内 以上 合作 转让 许可 购买 引进 技术 方案 专利 产品 项目 问题 解决 目前 现在 现有 一直
+比较 非常 特别 很多 太多 经常 总是 导致 造成 影响 效果 提高 提升 降低 减少 实现 希望能 能够 可以 进行 一种
+所述 本发明 本实用新型 涉及 公开 包括 其中 以及 通过 采用 使用 具有 设有 用于 一个 多个 及其 方法 装置
+""".split())
+_CJK_OR_LATIN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}|[a-z][a-z0-9\-]{2,}")
+_SENTENCES = re.compile(r"[^。；;！!？?]+")
+_CJK_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
+MAX_BIGRAMS = 400_000
+
+
+def words(text: str | None) -> list[str]:
+    """The words the model sees: jieba's search-mode words (sub-words of long words included) of two
+    or more CJK characters, and latin words of three or more letters."""
+    if not text:
+        return []
+    return [w for w in rjieba.cut_for_search(normalise(text)) if _CJK_OR_LATIN.fullmatch(w)]
+
+
+def bigrams(text: str | None) -> list[str]:
+    """Overlapping CJK bigrams (a lone character as itself) and latin words: what a bigram analyzer
+    such as Elasticsearch's cjk emits. Robust where jieba splits a compound differently in a demand
+    and in a patent."""
+    out = []
+    for run in _CJK_RUNS.findall(normalise(text or "")):
+        if run[0].isascii() or len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def sentences(text: str | None) -> list[str]:
+    return [s.strip() for s in _SENTENCES.findall(text or "") if len(s.strip()) >= 8]
+
+
+@dataclass
+class Doc:
+    """What matching reads of a listing's patent."""
+
+    key: int  # patent id
+    title: str
+    body: str  # abstract (and claims' first part); the title is not repeated here
+    ipc: list[str]
+
+
+class TextModel:
+    def __init__(self, directory: Path, meta: dict, arrays: dict[str, np.ndarray]):
+        self.directory = directory
+        self.meta = meta
+        self.vocabulary: list[str] = meta["vocabulary"]
+        self.index = {w: i for i, w in enumerate(self.vocabulary)}
+        self.idf = arrays["idf"]
+        self.specificity = arrays["specificity"]
+        self.weight = arrays["weight"]
+        self.term_vectors = arrays["term_vectors"]  # vocabulary x k, rows = projection of each word
+        self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
+        self.doc_keys = arrays["doc_keys"]
+        self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
+        self.subclasses: list[str] = meta["subclasses"]
+        self.centroids = arrays["centroids"]
+        self.temperature = float(meta["temperature"])
+        self.weights = matching.RankerWeights(**meta["ranker"])
+        self.avg_len = float(meta["avg_len"])
+        self.avg_bigrams = float(meta["avg_bigrams"])
+        self.documents = int(meta["documents"])
+        bigram_file = directory / "bigrams.json"
+        vocab = json.loads(bigram_file.read_text(encoding="utf-8")) if bigram_file.exists() else meta.get("bigrams", [])
+        self.bigram_df = dict(zip(vocab, (int(v) for v in arrays["bigram_df"]), strict=True))
+        self.version = meta["version"]
+        self._neighbour_norms = None
+
+    # -- loading and saving ------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TextModel | None:
+        directory = Path(directory)
+        meta_file = directory / "model.json"
+        if not meta_file.exists():
+            return None
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            return None
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in meta["arrays"]}
+        return cls(directory, meta, arrays)
+
+    # -- demand side -----------------------------------------------------------------------------------
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """The demand's words and how much each should count: catalogue weight x (1 + log tf)."""
+        counts = Counter(w for w in words(text) if w not in DEMAND_BOILERPLATE)
+        out = {}
+        for word, tf in counts.items():
+            i = self.index.get(word)
+            if i is not None and self.weight[i] > 0:
+                out[word] = float(self.weight[i]) * (1.0 + math.log(tf))
+        return out
+
+    def bigram_weights(self, text: str) -> dict[str, float]:
+        """The demand's bigrams, each as Elasticsearch would weigh a repeated query token: IDF x count.
+        Bigrams that are demand boilerplate words (我们, 希望) do not count."""
+        counts = Counter(g for g in bigrams(text) if g not in DEMAND_BOILERPLATE)
+        n = self.documents
+        out = {}
+        for gram, count in counts.items():
+            df = self.bigram_df.get(gram, 1)
+            out[gram] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * count
+        return out
+
+    def vector(self, weights: dict[str, float]) -> np.ndarray | None:
+        rows = [self.index[w] for w in weights]
+        if not rows:
+            return None
+        values = np.array([weights[w] for w in weights], dtype=np.float32)
+        v = values @ np.asarray(self.term_vectors[rows], dtype=np.float32)
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm > 0 else None
+
+    def doc_vector(self, doc: Doc) -> np.ndarray | None:
+        row = self.key_row.get(doc.key)
+        if row is not None:
+            return np.asarray(self.doc_vectors[row], dtype=np.float32)
+        return self.vector(self.doc_weights(doc.title, doc.body))
+
+    def doc_weights(self, title: str, body: str) -> dict[str, float]:
+        counts = Counter(words(title) * 2 + words(body))
+        return {w: float(self.weight[self.index[w]]) * (1.0 + math.log(tf))
+                for w, tf in counts.items() if w in self.index}
+
+    def nearest_documents(self, vector: np.ndarray, size: int) -> list[tuple[int, float]]:
+        """(patent id, cosine) of the `size` nearest catalogue documents."""
+        if vector is None or not len(self.doc_keys):
+            return []
+        scores = np.asarray(self.doc_vectors) @ vector
+        size = min(size, len(scores))
+        top = np.argpartition(-scores, size - 1)[:size]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.doc_keys[i]), float(scores[i])) for i in top]
+
+    def ipc_probabilities(self, vector: np.ndarray | None) -> dict[str, float]:
+        if vector is None or not self.subclasses:
+            return {}
+        logits = self.temperature * (np.asarray(self.centroids) @ vector)
+        logits -= logits.max()
+        p = np.exp(logits)
+        p /= p.sum()
+        top = np.argsort(-p)[:20]
+        return {self.subclasses[i]: float(p[i]) for i in top if p[i] >= 0.005}
+
+    def related_terms(self, weights: dict[str, float], per_word: int = 4, limit_words: int = 8,
+                      threshold: float = 0.55) -> dict[str, float]:
+        """Catalogue words near the demand's strongest words in the latent space (query expansion),
+        with weight = the source word's weight x similarity x 0.5."""
+        if not weights:
+            return {}
+        if self._neighbour_norms is None:
+            tv = np.asarray(self.term_vectors, dtype=np.float32)
+            norms = np.linalg.norm(tv, axis=1)
+            norms[norms == 0] = 1.0
+            self._neighbour_norms = norms
+        strongest = sorted(weights, key=weights.get, reverse=True)[:limit_words]
+        rows = [self.index[w] for w in strongest]
+        tv = np.asarray(self.term_vectors, dtype=np.float32)
+        q = tv[rows] / self._neighbour_norms[rows][:, None]
+        sims = (q @ tv.T) / self._neighbour_norms[None, :]
+        out: dict[str, float] = {}
+        for j, word in enumerate(strongest):
+            order = np.argpartition(-sims[j], per_word + 1)[:per_word + 1]
+            for i in order:
+                other = self.vocabulary[i]
+                s = float(sims[j, i])
+                if other in weights or s < threshold or self.weight[i] <= 0 or other in DEMAND_BOILERPLATE:
+                    continue
+                out[other] = max(out.get(other, 0.0), weights[word] * s * 0.5)
+        return out
+
+
+# -- training ----------------------------------------------------------------------------------------
+
+
+def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSIONS, seed: int = 7,
+          pseudo_queries: int = 1500, progress=None) -> dict:
+    """Fit every part of the model on `docs` and write it to `directory` (replaced atomically)."""
+    rng = random.Random(seed)
+    say = progress or (lambda message: None)
+    say(f"analysing {len(docs)} documents")
+    doc_words = [words(d.title) * 2 + words(d.body) for d in docs]
+    n = len(docs)
+    df: Counter = Counter()
+    for ws in doc_words:
+        df.update(set(ws))
+    # Words in one document teach nothing about similarity; words in more than a third of them are
+    # the language of patents, not of a subject.
+    vocabulary = [w for w, c in df.most_common() if 2 <= c <= max(2, n // 3)][:MAX_VOCABULARY]
+    index = {w: i for i, w in enumerate(vocabulary)}
+    idf = np.array([math.log((n + 1) / (df[w] + 0.5)) for w in vocabulary], dtype=np.float32)
+    gram_df: Counter = Counter()
+    gram_lengths = []
+    for d in docs:
+        title_grams, body_grams = bigrams(d.title), bigrams(d.body)
+        gram_lengths.append(2 * len(title_grams) + len(body_grams))
+        gram_df.update(set(title_grams) | set(body_grams))
+    gram_vocab = [g for g, c in gram_df.most_common(MAX_BIGRAMS) if c >= 2]
+
+    say("specificity of words to IPC subclasses")
+    subclass_of = [(d.ipc[0][:4] if d.ipc else "") for d in docs]
+    subclasses = sorted({s for s in subclass_of if s})
+    sub_index = {s: i for i, s in enumerate(subclasses)}
+    specificity = _specificity(doc_words, subclass_of, index, sub_index, len(vocabulary))
+    weight = idf * (0.2 + 0.8 * specificity)
+    for w in DEMAND_BOILERPLATE:
+        if w in index:
+            weight[index[w]] = 0.0
+
+    say("weighted word-document matrix")
+    matrix = _matrix(doc_words, index, weight)
+    k = max(2, min(dimensions, min(matrix.shape) - 1))
+    say(f"truncated SVD, {k} dimensions")
+    _, sigma, vt = _randomized_svd(matrix, k, seed)
+    term_vectors = (vt.T * 1.0).astype(np.float32)  # a document's vector = its row x V
+    doc_vectors = _unit_rows(np.asarray(matrix @ term_vectors, dtype=np.float32))
+
+    say("IPC centroids")
+    centroids = np.zeros((len(subclasses), k), dtype=np.float32)
+    for row, sub in enumerate(subclass_of):
+        if sub:
+            centroids[sub_index[sub]] += doc_vectors[row]
+    centroids = _unit_rows(centroids)
+
+    model_meta = {"format": FORMAT, "vocabulary": vocabulary, "subclasses": subclasses, "temperature": 20.0,
+                  "avg_len": float(np.mean([len(ws) for ws in doc_words])) if n else 1.0,
+                  "avg_bigrams": float(np.mean(gram_lengths)) if n else 1.0, "bigrams": gram_vocab,
+                  "ranker": matching.RankerWeights().as_dict(), "documents": n, "dimensions": k,
+                  "version": f"lsa{k}-v{len(vocabulary)}-d{n}-s{seed}",
+                  "arrays": ["idf", "specificity", "weight", "term_vectors", "doc_vectors", "doc_keys", "centroids",
+                             "bigram_df"]}
+    arrays = {"idf": idf, "specificity": specificity.astype(np.float32), "weight": weight.astype(np.float32),
+              "term_vectors": term_vectors, "doc_vectors": doc_vectors,
+              "doc_keys": np.array([d.key for d in docs], dtype=np.int64), "centroids": centroids,
+              "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32)}
+    model = TextModel(Path(directory), model_meta, arrays)
+
+    say(f"fitting the IPC temperature and the re-ranker on {pseudo_queries} pseudo-queries")
+    samples = _pseudo_queries(docs, rng, pseudo_queries)
+    model.temperature = model_meta["temperature"] = _fit_temperature(model, docs, samples)
+    examples = _ranker_examples(model, docs, doc_words, samples)
+    fitted = matching.fit_ranker(examples)
+    model_meta["ranker"] = fitted.as_dict()
+    model_meta["fit"] = {"pseudo_queries": len(samples), "examples": sum(len(e) for e in examples)}
+    _save(Path(directory), model_meta, arrays)
+    say(f"model {model_meta['version']} written to {directory}")
+    return {key: model_meta[key] for key in ("version", "documents", "dimensions", "temperature", "ranker", "fit")}
+
+
+def _specificity(doc_words, subclass_of, index, sub_index, size) -> np.ndarray:
+    """1 - exp(-KL(P(subclass | word) || P(subclass))), smoothed towards the prior."""
+    if not sub_index:
+        return np.ones(size, dtype=np.float32)
+    counts = np.zeros((size, len(sub_index)), dtype=np.float32)
+    for ws, sub in zip(doc_words, subclass_of, strict=True):
+        if not sub:
+            continue
+        col = sub_index[sub]
+        for w in set(ws):
+            i = index.get(w)
+            if i is not None:
+                counts[i, col] += 1
+    prior = counts.sum(axis=0) + 1.0
+    prior /= prior.sum()
+    alpha = 5.0
+    totals = counts.sum(axis=1, keepdims=True)
+    posterior = (counts + alpha * prior) / (totals + alpha)
+    kl = (posterior * np.log(posterior / prior)).sum(axis=1)
+    return (1.0 - np.exp(-kl)).astype(np.float32)
+
+
+def _matrix(doc_words, index, weight) -> sparse.csr_matrix:
+    rows, cols, vals = [], [], []
+    for r, ws in enumerate(doc_words):
+        counts = Counter(w for w in ws if w in index)
+        norm = 0.0
+        entries = []
+        for w, tf in counts.items():
+            v = float(weight[index[w]]) * (1.0 + math.log(tf))
+            entries.append((index[w], v))
+            norm += v * v
+        norm = math.sqrt(norm) or 1.0
+        for c, v in entries:
+            rows.append(r)
+            cols.append(c)
+            vals.append(v / norm)
+    return sparse.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)),
+                             shape=(len(doc_words), len(index)))
+
+
+def _randomized_svd(matrix, k: int, seed: int, oversample: int = 20, iterations: int = 4):
+    """Halko-Martinsson-Tropp: a few passes over the sparse matrix instead of ARPACK's many."""
+    rng = np.random.default_rng(seed)
+    m, n = matrix.shape
+    width = min(n, k + oversample)
+    y = matrix @ rng.standard_normal((n, width)).astype(np.float32)
+    q, _ = np.linalg.qr(y)
+    for _ in range(iterations):
+        z, _ = np.linalg.qr(matrix.T @ q)
+        q, _ = np.linalg.qr(matrix @ z)
+    b = (matrix.T @ q).T
+    u_small, sigma, vt = np.linalg.svd(b, full_matrices=False)
+    return (q @ u_small)[:, :k], sigma[:k], vt[:k]
+
+
+def _unit_rows(a: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (a / norms).astype(np.float32)
+
+
+def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tuple[int, str]]:
+    """(document row, query): a sentence of the abstract other than the first (which tends to restate
+    the title), shortened to what a person would write."""
+    rows = list(range(len(docs)))
+    rng.shuffle(rows)
+    out = []
+    for row in rows:
+        candidates = sentences(docs[row].body)[1:]
+        if not candidates:
+            continue
+        sentence = rng.choice(candidates)[:80]
+        if len(words(sentence)) >= 3:
+            out.append((row, sentence))
+        if len(out) >= count:
+            break
+    return out
+
+
+def _without(body: str, sentence: str) -> str:
+    return body.replace(sentence, " ")
+
+
+def _fit_temperature(model: TextModel, docs: list[Doc], samples) -> float:
+    best, best_ll = 20.0, -math.inf
+    vectors = []
+    for row, query in samples[:600]:
+        v = model.vector(model.term_weights(query))
+        sub = docs[row].ipc[0][:4] if docs[row].ipc else None
+        if v is not None and sub in model.subclasses:
+            vectors.append((v, model.subclasses.index(sub)))
+    if not vectors:
+        return best
+    sims = np.stack([np.asarray(model.centroids) @ v for v, _ in vectors])
+    target = np.array([t for _, t in vectors])
+    for temperature in (2, 4, 6, 8, 10, 14, 20, 28, 40, 60):
+        logits = temperature * sims
+        logits -= logits.max(axis=1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        ll = float(logp[np.arange(len(target)), target].mean())
+        if ll > best_ll:
+            best, best_ll = float(temperature), ll
+    return best
+
+
+def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40):
+    """Per pseudo-query, (features, is_answer) for its candidates, computed as at serving time: the
+    nearest documents by weighted word overlap and in the latent space. The query's sentence is taken
+    out of its own document, and that document is a candidate only if it would have been retrieved
+    on its remaining text; otherwise the query is skipped, so that answers and non-answers pass the
+    same selection (else the features that choose candidates would look worse than they are)."""
+    postings: dict[str, list[int]] = {}
+    for row, ws in enumerate(doc_words):
+        for w in set(ws):
+            if w in model.index:
+                postings.setdefault(w, []).append(row)
+    examples = []
+    for row, query in samples:
+        weights = model.term_weights(query)
+        if not weights:
+            continue
+        related = model.related_terms(weights)
+        vector = model.vector({**weights, **related})
+        target = docs[row]
+        held_out = Doc(target.key, target.title, _without(target.body, query), target.ipc)
+        held_words = set(words(held_out.title)) | set(words(held_out.body))
+        held_vector = model.vector(model.doc_weights(held_out.title, held_out.body))
+        overlap: Counter = Counter()
+        for w, wt in weights.items():
+            for r in postings.get(w, ()):
+                if r != row:
+                    overlap[r] += wt
+        lexical = overlap.most_common(pool)
+        latent = [(int(model.key_row[key]), cos) for key, cos in model.nearest_documents(vector, pool + 1)
+                  if int(model.key_row[key]) != row][:pool]
+        target_overlap = sum(wt for w, wt in weights.items() if w in held_words)
+        target_cosine = _cosine(held_vector, vector) or 0.0
+        retrieved = ((len(lexical) < pool or target_overlap >= lexical[-1][1])
+                     or (len(latent) < pool or target_cosine >= latent[-1][1]))
+        if not retrieved:
+            continue
+        rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent]))
+        candidates = [held_out if r == row else docs[r] for r in rows]
+        vectors = [held_vector if r == row else np.asarray(model.doc_vectors[r]) for r in rows]
+        features = matching.text_features(
+            query_weights=weights, related_weights=related, ipc_probabilities=model.ipc_probabilities(vector),
+            candidates=[candidate_text(c.title, c.body, c.ipc, _cosine(v, vector))
+                        for c, v in zip(candidates, vectors, strict=True)],
+            avg_len=model.avg_len, bigram_idf=model.bigram_weights(query), avg_bigrams=model.avg_bigrams)
+        examples.append([(f, 1 if r == row else 0) for f, r in zip(features, rows, strict=True)])
+    return examples
+
+
+def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None) -> matching.CandidateText:
+    return matching.CandidateText(words(title), words(body), ipc, cosine, bigrams(title), bigrams(body))
+
+
+def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    return None if a is None or b is None else float(a @ b)
+
+
+def _save(directory: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    tmp = directory.with_name(directory.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        np.save(tmp / f"{name}.npy", np.ascontiguousarray(array))
+    meta = dict(meta)
+    (tmp / "bigrams.json").write_text(json.dumps(meta.pop("bigrams"), ensure_ascii=False), encoding="utf-8")
+    (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    old = directory.with_name(directory.name + ".old")
+    if old.exists():
+        _remove(old)
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    if old.exists():
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    for child in path.iterdir():
+        child.unlink()
+    path.rmdir()
