@@ -30,7 +30,7 @@ def test_every_api_operation_names_its_roles_and_errors(spec):
             assert "403" in op["responses"], where
         success = [code for code in op["responses"] if code.startswith("2")]
         assert success, where
-        if method in ("post", "patch") and not path.endswith(("/submit", "/approve", "/logout")):
+        if method in ("post", "patch") and not path.endswith(("/submit", "/approve", "/logout", "/read")):
             assert "requestBody" in op or any(p["in"] == "query" for p in op.get("parameters", [])), where
         if op.get("requestBody") or op.get("parameters"):
             assert "422" in op["responses"], where
@@ -48,6 +48,11 @@ def test_contract_paths_are_present(spec):
                  "/api/v1/organizations/{org_id}", "/api/v1/patents", "/api/v1/patents/{patent_id}",
                  "/api/v1/patents/import", "/api/v1/listings", "/api/v1/listings/{listing_id}",
                  "/api/v1/listings/{listing_id}/submit", "/api/v1/listings/{listing_id}/approve",
+                 "/api/v1/demands", "/api/v1/demands/{demand_id}", "/api/v1/demands/{demand_id}/close",
+                 "/api/v1/demands/{demand_id}/matches", "/api/v1/listings/{listing_id}/matching-demands",
+                 "/api/v1/listings/{listing_id}/inquiries", "/api/v1/inquiries", "/api/v1/inquiries/{inquiry_id}",
+                 "/api/v1/inquiries/{inquiry_id}/replies", "/api/v1/notifications",
+                 "/api/v1/notifications/{notification_id}/read",
                  "/api/v1/listings/{listing_id}/reject", "/api/v1/listings/{listing_id}/withdraw",
                  "/api/v1/audit", "/healthz", "/readyz"):
         assert path in spec["paths"], path

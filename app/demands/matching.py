@@ -233,7 +233,8 @@ def shared_ipc(hints: list[str], predicted: dict[str, float], codes: list[str],
         depth = max((shared_level(hint, code) for code in codes), default=0)
         if depth:
             out.append({"level": IPC_LEVELS[depth - 1], "code": _prefix(hint, depth), "source": "hint"})
-    listed = {o["code"] for o in out}
+    # A hint already reported at subclass level or deeper covers the prediction of that subclass.
+    listed = {o["code"][:4] for o in out if o["level"] not in ("section", "class")}
     for subclass, p in sorted(predicted.items(), key=lambda item: -item[1]):
         if p >= predicted_floor and subclass not in listed and any(c.startswith(subclass) for c in codes):
             out.append({"level": "subclass", "code": subclass, "source": "predicted"})

@@ -51,6 +51,7 @@ _CJK_OR_LATIN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}|[a-z]
 _SENTENCES = re.compile(r"[^。；;！!？?]+")
 _CJK_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 MAX_BIGRAMS = 400_000
+MIN_RELATED_SPECIFICITY = 0.25
 
 
 def words(text: str | None) -> list[str]:
@@ -194,7 +195,7 @@ class TextModel:
     def related_terms(self, weights: dict[str, float], per_word: int = 4, limit_words: int = 8,
                       threshold: float = 0.55) -> dict[str, float]:
         """Catalogue words near the demand's strongest words in the latent space (query expansion),
-        with weight = the source word's weight x similarity x 0.5."""
+        with weight = the source word's weight x similarity x 0.5 x the related word's specificity."""
         if not weights:
             return {}
         if self._neighbour_norms is None:
@@ -213,9 +214,12 @@ class TextModel:
             for i in order:
                 other = self.vocabulary[i]
                 s = float(sims[j, i])
-                if other in weights or s < threshold or self.weight[i] <= 0 or other in DEMAND_BOILERPLATE:
+                specific = float(self.specificity[i])
+                # A word that every field uses is near everything in the latent space: not a synonym.
+                if (other in weights or s < threshold or self.weight[i] <= 0 or specific < MIN_RELATED_SPECIFICITY
+                        or other in DEMAND_BOILERPLATE):
                     continue
-                out[other] = max(out.get(other, 0.0), weights[word] * s * 0.5)
+                out[other] = max(out.get(other, 0.0), weights[word] * s * 0.5 * specific)
         return out
 
 

@@ -4,6 +4,9 @@ import io
 import itertools
 
 import pytest
+import sqlalchemy as sa
+
+from app.notifications.models import Notification
 
 from .. import factories
 
@@ -66,6 +69,29 @@ MATRIX = {
     "withdraw": ("POST", "/api/v1/listings/{listed_id}/withdraw", None,
                  expect(401, 200, 403, 200, other_university=403)),
     "audit": ("GET", "/api/v1/audit?entity=listing", None, expect(401, 403, 403, 200)),
+    "list demands": ("GET", "/api/v1/demands", None, expect(401, 200, 200, 200)),
+    # Staff post for an enterprise and must name it; without organization_id that is 422.
+    "create demand": ("POST", "/api/v1/demands", {"title": "需求", "description": "鱼塘喂料不均匀"},
+                      expect(401, 403, 201, 422)),
+    "read demand": ("GET", "/api/v1/demands/{demand_id}", None, expect(401, 200, 200, 200)),
+    "patch demand": ("PATCH", "/api/v1/demands/{demand_id}", {"region": "湖州"}, expect(401, 403, 200, 200)),
+    "close demand": ("POST", "/api/v1/demands/{demand_id}/close", {}, expect(401, 403, 200, 200)),
+    "demand matches": ("GET", "/api/v1/demands/{demand_id}/matches", None, expect(401, 403, 200, 200)),
+    "matching demands": ("GET", "/api/v1/listings/{listed_id}/matching-demands", None,
+                         expect(401, 200, 403, 200, other_university=403)),
+    # Only enterprises inquire; admin passes the role check but has no enterprise behind it.
+    "create inquiry": ("POST", "/api/v1/listings/{listed2_id}/inquiries", {"message": "请报价"},
+                       expect(401, 403, 201, 403)),
+    "list inquiries": ("GET", "/api/v1/inquiries", None, expect(401, 200, 200, 200)),
+    "read inquiry": ("GET", "/api/v1/inquiries/{inquiry_id}", None, expect(401, 200, 200, 200, other_university=404)),
+    "reply inquiry": ("POST", "/api/v1/inquiries/{inquiry_id}/replies", {"message": "可以"},
+                      expect(401, 201, 201, 201, other_university=404)),
+    "patch inquiry": ("PATCH", "/api/v1/inquiries/{inquiry_id}", {"status": "closed"},
+                      expect(401, 200, 200, 200, other_university=404)),
+    "notifications": ("GET", "/api/v1/notifications", None, expect(401, 200, 200, 200)),
+    # The notification is the university user's own: everybody else gets 404, as for a missing one.
+    "read notification": ("POST", "/api/v1/notifications/{notification_id}/read", None,
+                          expect(401, 200, 404, 404, other_university=404)),
 }
 
 
@@ -78,7 +104,13 @@ def test_authorization_matrix(client, world, name, role):
            "patent_id": patent.id,
            "draft_id": factories.listing(factories.patent(world.uni.org), "draft").id,
            "pending_id": factories.listing(factories.patent(world.uni.org), "pending_review").id,
-           "listed_id": factories.listing(factories.patent(world.uni.org), "listed").id}
+           "listed_id": factories.listing(factories.patent(world.uni.org), "listed").id,
+           "listed2_id": factories.listing(factories.patent(world.uni.org), "listed").id,
+           "demand_id": factories.demand(world.enterprise.user).id}
+    ctx["inquiry_id"] = factories.inquiry(world.enterprise.user, factories.listing(
+        factories.patent(world.uni.org), "listed")).id
+    ctx["notification_id"] = factories.db.session.scalar(
+        sa.select(Notification.id).where(Notification.user_id == world.uni.user.id))
     headers = {"other_university": world.other_uni.headers}.get(role) or world.by_role(role)
     kwargs = {"headers": headers}
     if body == "upload":

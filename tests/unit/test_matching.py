@@ -1,0 +1,151 @@
+"""The pure scoring of matches: no database, no engine, no model files."""
+
+import pytest
+
+from app.demands import matching as m
+
+
+def offer(**overrides):
+    data = {"mode": "assignment", "price_fen": 30_000_000, "negotiable": False, "ipc_codes": ["A01K 61/80"],
+            "regions": ["上海", "宝山", "上海市"], "remaining_years": 12.0}
+    data.update(overrides)
+    return m.Offer(**data)
+
+
+@pytest.mark.parametrize(("low", "high", "price", "expected"), [
+    (None, None, 30_000_000, None),
+    (None, 40_000_000, 30_000_000, True),
+    (None, 20_000_000, 30_000_000, False),
+    (5_000_000, None, 30_000_000, True),
+    (None, 40_000_000, None, None),  # negotiable: nothing to compare
+    (None, 30_000_000, 30_000_000, True),
+])
+def test_within_budget(low, high, price, expected):
+    assert m.within_budget(m.Structured(budget_min_fen=low, budget_max_fen=high), offer(price_fen=price)) is expected
+
+
+@pytest.mark.parametrize(("wanted", "mode", "expected"), [
+    ([], "assignment", None),
+    (["assignment"], "assignment", True),
+    (["nonexclusive_license"], "open_license", True),
+    (["exclusive_license"], "assignment", True),
+    (["exclusive_license"], "nonexclusive_license", False),
+    (["assignment"], "equity", False),
+    (["equity", "assignment"], "equity", True),
+])
+def test_mode_compatibility(wanted, mode, expected):
+    assert m.mode_ok(m.Structured(modes=wanted), offer(mode=mode)) is expected
+
+
+@pytest.mark.parametrize(("region", "regions", expected := "expected"), [
+    (None, ["上海"], None),
+    ("上海", ["上海"], True),
+    ("上海市", ["上海"], True),
+    ("浙江省", ["湖州", "浙江"], True),
+    ("湖州", ["湖州市"], True),
+    ("浙江", ["上海", "宝山"], False),
+    ("江苏", [""], False),
+])
+def test_same_region(region, regions, expected):
+    assert m.same_region(m.Structured(region=region), offer(regions=regions)) is expected
+
+
+@pytest.mark.parametrize(("a", "b", "level"), [
+    ("A", "A01K 61/80", 1),
+    ("A01", "A01K 61/80", 2),
+    ("A01K", "A01K 61/80", 3),
+    ("A01K 61/00", "A01K 61/80", 4),
+    ("A01K 61/80", "A01K 61/80", 5),
+    ("A01K 61/80", "A01K 61/85", 4),
+    ("A01K 63/00", "A01K 61/80", 3),
+    ("H01M", "A01K 61/80", 0),
+    ("A01B", "A01K", 2),
+])
+def test_shared_ipc_levels(a, b, level):
+    assert m.shared_level(a, b) == level == m.shared_level(b, a)
+
+
+def test_shared_ipc_reports_hints_and_confident_predictions():
+    predicted = {"A01K": 0.6, "A01G": 0.3, "A01D": 0.05}
+    shared = m.shared_ipc(["A01K 61/00", "H01M"], predicted, ["A01K 61/80", "A01G 9/02"])
+    assert shared == [{"level": "group", "code": "A01K 61/00", "source": "hint"},
+                      {"level": "subclass", "code": "A01G", "source": "predicted"}]
+
+
+def test_structured_fit_rewards_what_the_demand_asked_for():
+    wanted = m.Structured(budget_max_fen=40_000_000, modes=["assignment"], region="上海", ipc_hints=["A01K"])
+    good, reasons = m.structured_fit(wanted, offer(), m.shared_ipc(["A01K"], {}, ["A01K 61/80"]))
+    assert good == pytest.approx(1.0)
+    assert reasons == {"within_budget": True, "mode_ok": True, "same_region": True, "remaining_years": 12.0}
+    bad, reasons = m.structured_fit(wanted, offer(price_fen=90_000_000, mode="equity", regions=["北京"],
+                                                  remaining_years=1.0, ipc_codes=["H01M 4/58"]), [])
+    assert bad < 0.5 and reasons["within_budget"] is False and reasons["mode_ok"] is False
+    neutral, _ = m.structured_fit(m.Structured(), offer(remaining_years=None), [])
+    assert neutral == 1.0
+
+
+def test_combine_keeps_scores_in_range_and_lets_text_decide():
+    assert m.combine(1.0, 1.0) == 1.0 and m.combine(0.0, 1.0) == 0.0
+    assert m.combine(0.9, 0.0) == pytest.approx(0.72)
+    # Structured signals move a score by at most STRUCTURED_BAND of it: a weak text match stays weak.
+    assert m.combine(0.3, 1.0) < m.combine(0.9, 0.0)
+
+
+def candidate(title: str, body: str, ipc=("A01K 61/80",), cosine=None):
+    return m.CandidateText(title.split(), body.split(), list(ipc), cosine, title.split(), body.split())
+
+
+def test_title_matches_score_above_body_only_matches():
+    weights = {"投饵": 3.0, "鱼塘": 2.0, "饲料": 1.0}
+    features = m.text_features(
+        query_weights=weights, related_weights={}, ipc_probabilities={"A01K": 0.8},
+        candidates=[candidate("投饵 鱼塘 装置", "饲料 抛撒"), candidate("增氧 装置", "投饵 鱼塘 饲料"),
+                    candidate("电池 正极", "材料", ipc=("H01M 4/58",))],
+        avg_len=4.0, bigram_idf={"投饵": 2.0, "鱼塘": 1.0}, avg_bigrams=4.0)
+    scores = [m.text_score(f, m.RankerWeights()) for f in features]
+    assert scores[0] > scores[1] > scores[2]
+    assert all(0.0 <= value <= 1.0 for f in features for value in f)
+    title_first = dict(zip(m.FEATURES, features[0], strict=True))
+    body_only = dict(zip(m.FEATURES, features[1], strict=True))
+    assert title_first["coverage"] == body_only["coverage"] == 1.0
+    assert title_first["title_coverage"] == pytest.approx(5 / 6) and body_only["title_coverage"] == 0.0
+    unrelated = dict(zip(m.FEATURES, features[2], strict=True))
+    assert unrelated["bm25"] == unrelated["coverage"] == unrelated["ipc"] == 0.0
+
+
+def test_features_are_absolute_not_relative_to_the_other_candidates():
+    weights = {"投饵": 3.0, "鱼塘": 2.0}
+    alone = m.text_features(query_weights=weights, related_weights={}, ipc_probabilities={},
+                            candidates=[candidate("投饵", "鱼塘")], avg_len=2.0)
+    crowded = m.text_features(query_weights=weights, related_weights={}, ipc_probabilities={},
+                              candidates=[candidate("投饵", "鱼塘"), candidate("投饵 鱼塘 投饵", "鱼塘 鱼塘")],
+                              avg_len=2.0)
+    assert alone[0] == crowded[0]
+
+
+def test_related_words_count_apart_from_the_demands_own():
+    features = m.text_features(query_weights={"喂料": 2.0}, related_weights={"投饵": 1.0}, ipc_probabilities={},
+                               candidates=[candidate("投饵 装置", "池塘")], avg_len=2.0)
+    named = dict(zip(m.FEATURES, features[0], strict=True))
+    assert named["coverage"] == 0.0 and named["related_coverage"] == 1.0 and named["bm25"] > 0
+
+
+def test_fit_ranker_learns_the_informative_feature_and_never_a_negative_weight():
+    groups = []
+    for _ in range(60):
+        answer = [0.2, 0.3, 0.8, 0.5, 0.0, 0.7, 0.1]
+        noise = [[0.2, 0.3, 0.2 + (j % 3) * 0.1, 0.5, 0.0, 0.2, 0.9] for j in range(8)]
+        # Feature 6 ("ipc") is higher on non-answers: a real negative association would flip its sign.
+        groups.append([(answer, 1)] + [(f, 0) for f in noise])
+    fitted = m.fit_ranker(groups)
+    assert fitted.coverage > 1.0 and fitted.cosine > 1.0
+    assert fitted.ipc == 0.0  # dropped rather than made negative
+    assert all(value >= 0 for name, value in fitted.as_dict().items() if name != "bias")
+    answer_score = m.text_score(groups[0][0][0], fitted)
+    assert all(answer_score > m.text_score(f, fitted) for f, _ in groups[0][1:])
+    assert m.fit_ranker([]) == m.RankerWeights()
+
+
+def test_matched_terms_are_reported_strongest_first_without_sub_words():
+    cand = candidate("不规则鱼塘 投饵", "鱼塘 饲料")
+    assert m.matched_terms({"鱼塘": 2.0, "不规则鱼塘": 3.0, "饲料": 1.0, "电池": 5.0}, cand) == ["不规则鱼塘", "饲料"]

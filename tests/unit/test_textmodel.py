@@ -1,0 +1,106 @@
+"""The matching model trained on a small catalogue: what it learns, saved and loaded, without a database."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from app.demands.textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, train, words
+
+SUBJECTS = {
+    "A01K": ["鱼塘", "投饵", "饲料", "养殖", "池塘", "鱼苗", "增氧", "水质"],
+    "H01M": ["电池", "正极", "负极", "电解液", "隔膜", "锂离子", "钠离子", "循环寿命"],
+    "E21D": ["隧道", "盾构", "刀盘", "衬砌", "掘进", "管片", "围岩", "注浆"],
+}
+# Words of every subject, each in fewer than a third of the documents (more common ones are not kept).
+COMMON = ["提高", "效率", "结构", "简单", "成本", "降低", "稳定", "可靠", "节能", "环保", "安全", "便捷",
+          "耐用", "精度", "寿命", "质量"]
+
+
+def catalogue(seed: int = 3) -> list[Doc]:
+    rng = random.Random(seed)
+    docs = []
+    key = 0
+    for subclass, vocabulary in SUBJECTS.items():
+        for _ in range(14):
+            key += 1
+            title = "一种" + "".join(rng.sample(vocabulary, 2)) + "装置"
+            body = "，".join(rng.sample(vocabulary, 5) + rng.sample(COMMON, 2)) + "。" + "，".join(
+                rng.sample(vocabulary, 4) + rng.sample(COMMON, 1)) + "。"
+            docs.append(Doc(key, title, body, [f"{subclass} 1/00"]))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("model") / "matching"
+    summary = train(catalogue(), directory, dimensions=8, pseudo_queries=80)
+    assert summary["documents"] == 42 and summary["dimensions"] == 8
+    loaded = TextModel.load(directory)
+    assert loaded is not None and loaded.version == summary["version"]
+    return loaded
+
+
+def test_words_and_bigrams():
+    assert words("我们的鱼塘需要投饵机") == [w for w in words("我们的鱼塘需要投饵机") if len(w) >= 2]
+    assert "鱼塘" in words("我们的鱼塘需要投饵机")
+    assert bigrams("鱼塘ABC投饵") == ["鱼塘", "abc", "投饵"]
+    assert bigrams("一") == ["一"]
+
+
+def test_boilerplate_and_unknown_words_carry_no_weight(model):
+    weights = model.term_weights("我们公司希望找到鱼塘投饵的技术，预算五十万元，量子纠缠")
+    assert {"鱼塘", "投饵"} <= set(weights)
+    assert not set(weights) & DEMAND_BOILERPLATE
+    assert "量子纠缠" not in weights
+
+
+def test_words_every_field_uses_are_less_specific_than_a_fields_own(model):
+    common = [w for w in COMMON if w in model.index]
+    assert len(common) >= 8
+    spread = max(float(model.specificity[model.index[w]]) for w in common)
+    assert min(float(model.specificity[model.index[w]]) for w in ("鱼塘", "盾构", "电池")) > 2 * spread
+
+
+def test_ipc_prediction_and_nearest_documents(model):
+    vector = model.vector(model.term_weights("鱼塘里投喂饲料，鱼苗长得慢"))
+    probabilities = model.ipc_probabilities(vector)
+    assert max(probabilities, key=probabilities.get) == "A01K"
+    assert sum(probabilities.values()) <= 1.0 + 1e-6
+    nearest = model.nearest_documents(vector, 5)
+    assert all(1 <= key <= 14 for key, _ in nearest)  # the fish-farming documents
+    assert [c for _, c in nearest] == sorted((c for _, c in nearest), reverse=True)
+
+
+def test_a_new_document_is_folded_into_the_latent_space(model):
+    doc = Doc(999, "一种盾构刀盘", "隧道掘进，管片注浆。", ["E21D 9/06"])
+    vector = model.doc_vector(doc)
+    assert vector is not None and np.isclose(np.linalg.norm(vector), 1.0, atol=1e-4)
+    known = model.doc_vector(Doc(1, "", "", []))
+    assert known is not None  # a trained document's stored vector
+
+
+def test_related_words_come_from_the_same_subject(model):
+    related = model.related_terms(model.term_weights("鱼塘投饵"), threshold=0.3)
+    assert related and set(related) <= set(SUBJECTS["A01K"]) | {w for v in SUBJECTS["A01K"] for w in words(v)}
+
+
+def test_bigram_weights_follow_idf(model):
+    weights = model.bigram_weights("鱼塘，稳定，我们，鱼塘")
+    assert "我们" not in weights
+    df = model.bigram_df
+    rarer, commoner = sorted(["鱼塘", "稳定"], key=lambda g: df[g])
+    assert df[rarer] < df[commoner]
+    # A repeated query bigram counts twice, as a repeated token of a match query does.
+    per_count = {"鱼塘": weights["鱼塘"] / 2, "稳定": weights["稳定"]}
+    assert per_count[rarer] > per_count[commoner]
+
+
+def test_the_ranker_was_fitted_and_loading_refuses_other_formats(model, tmp_path):
+    assert model.meta["fit"]["pseudo_queries"] > 0
+    assert all(value >= 0 for name, value in model.meta["ranker"].items() if name != "bias")
+    assert TextModel.load(tmp_path / "absent") is None
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "model.json").write_text(json.dumps({"format": 0}))
+    assert TextModel.load(tmp_path / "old") is None
