@@ -40,7 +40,9 @@ from .textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, candidate_te
 
 log_ = logging.getLogger(__name__)
 
-ENGINE_CANDIDATES = 80
+ENGINE_CANDIDATES = 100
+ENGINE_BIGRAMS = 64
+ENGINE_WORDS = 6
 LATENT_CANDIDATES = 80
 CLAIMS_PREFIX = 400  # the claims' opening: what is claimed, before the dependent details
 NOTIFY_THRESHOLD = 0.5
@@ -101,7 +103,8 @@ def analyse(text: str, model: TextModel | None) -> Analysis:
     if model is None:
         counts: dict[str, int] = {}
         for word in words(text):
-            if word not in DEMAND_BOILERPLATE:
+            # Without the catalogue's statistics a lone character (的, 是) cannot be judged: left out.
+            if len(word) > 1 and word not in DEMAND_BOILERPLATE:
                 counts[word] = counts.get(word, 0) + 1
         grams: dict[str, float] = {}
         for gram in bigrams(text):
@@ -149,7 +152,13 @@ def matches_for_demand(demand: Demand, limit: int) -> dict:
 
 
 def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
-    terms = sorted({**analysis.related, **analysis.weights}.items(), key=lambda item: -item[1])
+    # The engine is asked for the demand's heaviest bigrams (any of them, as a bigram analyzer would)
+    # and its heaviest whole words and their relatives: bigrams find a patent whatever its words'
+    # segmentation, words and relatives find it when the bigrams are too common to rank it.
+    grams = sorted(analysis.bigrams.items(), key=lambda item: -item[1])[:ENGINE_BIGRAMS]
+    named = sorted(((w, wt) for w, wt in {**analysis.related, **analysis.weights}.items() if len(w) > 2),
+                   key=lambda item: -item[1])[:ENGINE_WORDS]
+    terms = grams + named
     try:
         from_engine = [doc_id for doc_id, _ in backend().match(terms, PUBLISHED, ENGINE_CANDIDATES)]
     except SearchUnavailable as exc:
@@ -178,7 +187,8 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
         if model is not None and analysis.vector is not None:
             vector = model.doc_vector(Doc(doc["patent_id"], doc.get("title") or "", body, doc.get("ipc_codes") or []))
             cosine = None if vector is None else float(vector @ analysis.vector)
-        candidates.append(candidate_text(doc.get("title") or "", body, doc.get("ipc_codes") or [], cosine))
+        candidates.append(candidate_text(doc.get("title") or "", body, doc.get("ipc_codes") or [], cosine, model,
+                                         analysis.weights))
     features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,
                                       ipc_probabilities=analysis.ipc, candidates=candidates,
                                       avg_len=model.avg_len if model else 80.0, bigram_idf=analysis.bigrams,

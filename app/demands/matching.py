@@ -18,7 +18,8 @@ K1, B = 1.2, 0.75
 TITLE_BOOST = 2.0
 # Every feature is absolute (not relative to the other candidates), so that a score means the same in
 # a demand's ranking, in a listing's list of demands and against the notification threshold.
-FEATURES = ("bm25", "bigram_bm25", "coverage", "title_coverage", "related_coverage", "cosine", "ipc")
+FEATURES = ("bm25", "bigram_bm25", "coverage", "title_coverage", "related_coverage", "soft_coverage", "soft_title",
+            "cosine", "ipc")
 # Which listing modes serve a demand that asks for a mode: an open licence is a non-exclusive licence
 # anyone may take; an assignment also serves an enterprise that wanted exclusive rights.
 COMPATIBLE_MODES = {
@@ -43,6 +44,8 @@ class RankerWeights:
     coverage: float = 2.5
     title_coverage: float = 1.0
     related_coverage: float = 0.5
+    soft_coverage: float = 1.0
+    soft_title: float = 0.5
     cosine: float = 3.0
     ipc: float = 1.0
     bias: float = -4.0
@@ -62,6 +65,10 @@ class CandidateText:
     cosine: float | None = None  # latent-space cosine with the demand, when the model is loaded
     title_bigrams: list[str] = field(default_factory=list)
     body_bigrams: list[str] = field(default_factory=list)
+    # Per demand word, its best similarity to a word of the listing (whole text, title), as the model
+    # judges words said in the same contexts; empty without a model.
+    soft: dict[str, float] = field(default_factory=dict)
+    soft_title: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,8 +121,10 @@ def text_features(*, query_weights: dict[str, float], related_weights: dict[str,
         ipc = max((ipc_probabilities.get(code[:4], 0.0) for code in c.ipc_codes), default=0.0)
         grams = _bm25(bigram_idf, Counter(c.title_bigrams), Counter(c.body_bigrams),
                       TITLE_BOOST * len(c.title_bigrams) + len(c.body_bigrams), avg_bigrams)
+        soft = sum(wt * c.soft.get(w, 0.0) for w, wt in query_weights.items()) / total
+        soft_title = sum(wt * c.soft_title.get(w, 0.0) for w, wt in query_weights.items()) / total
         out.append([math.sqrt(bm25 / ceiling), math.sqrt(grams / bigram_ceiling), coverage, title_coverage, related,
-                    max(0.0, c.cosine or 0.0), math.sqrt(ipc)])
+                    soft, soft_title, max(0.0, c.cosine or 0.0), math.sqrt(ipc)])
     return out
 
 

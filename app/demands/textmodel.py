@@ -47,16 +47,21 @@ DEMAND_BOILERPLATE = frozenset("""
 比较 非常 特别 很多 太多 经常 总是 导致 造成 影响 效果 提高 提升 降低 减少 实现 希望能 能够 可以 进行 一种
 所述 本发明 本实用新型 涉及 公开 包括 其中 以及 通过 采用 使用 具有 设有 用于 一个 多个 及其 方法 装置
 """.split())
-_CJK_OR_LATIN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}|[a-z][a-z0-9\-]{2,}")
+_CJK_OR_LATIN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z][a-z0-9\-]{2,}")
 _SENTENCES = re.compile(r"[^。；;！!？?]+")
 _CJK_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 MAX_BIGRAMS = 400_000
 MIN_RELATED_SPECIFICITY = 0.25
+RELATED_THRESHOLD = 0.45
+SOFT_THRESHOLD = 0.35
+WINDOW = 4
+PARAPHRASE_RATE = 0.6
 
 
 def words(text: str | None) -> list[str]:
-    """The words the model sees: jieba's search-mode words (sub-words of long words included) of two
-    or more CJK characters, and latin words of three or more letters."""
+    """The words the model sees: jieba's search-mode words (sub-words of long words included) and
+    latin words of three or more letters. Single characters count too: 虾, 蟹, 狗 are what a demand
+    says; the catalogue's statistics (document frequency, specificity) discount 的 and 是."""
     if not text:
         return []
     return [w for w in rjieba.cut_for_search(normalise(text)) if _CJK_OR_LATIN.fullmatch(w)]
@@ -99,6 +104,7 @@ class TextModel:
         self.specificity = arrays["specificity"]
         self.weight = arrays["weight"]
         self.term_vectors = arrays["term_vectors"]  # vocabulary x k, rows = projection of each word
+        self.word_vectors = arrays["word_vectors"]  # vocabulary x k, unit rows, from local contexts
         self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
         self.doc_keys = arrays["doc_keys"]
         self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
@@ -193,21 +199,14 @@ class TextModel:
         return {self.subclasses[i]: float(p[i]) for i in top if p[i] >= 0.005}
 
     def related_terms(self, weights: dict[str, float], per_word: int = 4, limit_words: int = 8,
-                      threshold: float = 0.55) -> dict[str, float]:
-        """Catalogue words near the demand's strongest words in the latent space (query expansion),
+                      threshold: float = RELATED_THRESHOLD) -> dict[str, float]:
+        """Catalogue words used in the same contexts as the demand's strongest words (query expansion),
         with weight = the source word's weight x similarity x 0.5 x the related word's specificity."""
         if not weights:
             return {}
-        if self._neighbour_norms is None:
-            tv = np.asarray(self.term_vectors, dtype=np.float32)
-            norms = np.linalg.norm(tv, axis=1)
-            norms[norms == 0] = 1.0
-            self._neighbour_norms = norms
         strongest = sorted(weights, key=weights.get, reverse=True)[:limit_words]
-        rows = [self.index[w] for w in strongest]
-        tv = np.asarray(self.term_vectors, dtype=np.float32)
-        q = tv[rows] / self._neighbour_norms[rows][:, None]
-        sims = (q @ tv.T) / self._neighbour_norms[None, :]
+        wv = np.asarray(self.word_vectors, dtype=np.float32)
+        sims = wv[[self.index[w] for w in strongest]] @ wv.T
         out: dict[str, float] = {}
         for j, word in enumerate(strongest):
             order = np.argpartition(-sims[j], per_word + 1)[:per_word + 1]
@@ -215,12 +214,37 @@ class TextModel:
                 other = self.vocabulary[i]
                 s = float(sims[j, i])
                 specific = float(self.specificity[i])
-                # A word that every field uses is near everything in the latent space: not a synonym.
+                # A word that every field uses is near everything: not a synonym.
                 if (other in weights or s < threshold or self.weight[i] <= 0 or specific < MIN_RELATED_SPECIFICITY
-                        or other in DEMAND_BOILERPLATE):
+                        or other in DEMAND_BOILERPLATE or len(other) < 2):
                     continue
                 out[other] = max(out.get(other, 0.0), weights[word] * s * 0.5 * specific)
         return out
+
+    def soft_matches(self, weights: dict[str, float], title_words: list[str],
+                     body_words: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+        """For each demand word, its best similarity to a word of the listing (1 for the word itself,
+        0 below SOFT_THRESHOLD), over the whole text and over the title."""
+        query = [w for w in weights if w in self.index]
+        if not query:
+            return {}, {}
+        wv = self.word_vectors
+        q = np.asarray(wv[[self.index[w] for w in query]], dtype=np.float32)
+
+        def best(doc_words: list[str]) -> dict[str, float]:
+            rows = list({self.index[w] for w in doc_words if w in self.index})
+            if not rows:
+                return {}
+            sims = (q @ np.asarray(wv[rows], dtype=np.float32).T).max(axis=1)
+            present = set(doc_words)
+            out = {}
+            for w, sim in zip(query, sims, strict=True):
+                value = 1.0 if w in present else float(sim)
+                if value >= SOFT_THRESHOLD:
+                    out[w] = value
+            return out
+
+        return best(title_words + body_words), best(title_words)
 
 
 # -- training ----------------------------------------------------------------------------------------
@@ -268,6 +292,9 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     term_vectors = (vt.T * 1.0).astype(np.float32)  # a document's vector = its row x V
     doc_vectors = _unit_rows(np.asarray(matrix @ term_vectors, dtype=np.float32))
 
+    say("word vectors from local contexts")
+    word_vectors = _word_vectors(docs, index, k, seed)
+
     say("IPC centroids")
     centroids = np.zeros((len(subclasses), k), dtype=np.float32)
     for row, sub in enumerate(subclass_of):
@@ -281,20 +308,29 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
                   "ranker": matching.RankerWeights().as_dict(), "documents": n, "dimensions": k,
                   "version": f"lsa{k}-v{len(vocabulary)}-d{n}-s{seed}",
                   "arrays": ["idf", "specificity", "weight", "term_vectors", "doc_vectors", "doc_keys", "centroids",
-                             "bigram_df"]}
+                             "bigram_df", "word_vectors"]}
     arrays = {"idf": idf, "specificity": specificity.astype(np.float32), "weight": weight.astype(np.float32),
               "term_vectors": term_vectors, "doc_vectors": doc_vectors,
               "doc_keys": np.array([d.key for d in docs], dtype=np.int64), "centroids": centroids,
-              "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32)}
+              "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32), "word_vectors": word_vectors}
     model = TextModel(Path(directory), model_meta, arrays)
 
     say(f"fitting the IPC temperature and the re-ranker on {pseudo_queries} pseudo-queries")
     samples = _pseudo_queries(docs, rng, pseudo_queries)
     model.temperature = model_meta["temperature"] = _fit_temperature(model, docs, samples)
     examples = _ranker_examples(model, docs, doc_words, samples)
-    fitted = matching.fit_ranker(examples)
+    # A fifth of the pseudo-queries is held out to report what the fitted weights do on queries they
+    # were not fitted on, next to the bigram BM25 feature alone (what a plain engine ranks by).
+    cut = max(1, len(examples) // 5)
+    fitted = matching.fit_ranker(examples[cut:])
+    held = examples[:cut]
+    bigram_only = matching.RankerWeights(**{name: 0.0 for name in matching.FEATURES}, bias=0.0)
+    bigram_only.bigram_bm25 = 1.0
     model_meta["ranker"] = fitted.as_dict()
-    model_meta["fit"] = {"pseudo_queries": len(samples), "examples": sum(len(e) for e in examples)}
+    model_meta["fit"] = {"pseudo_queries": len(samples), "fitted_on": len(examples) - cut,
+                         "examples": sum(len(e) for e in examples), "held_out": len(held),
+                         "held_out_mrr": {"fitted": _mrr(held, fitted), "bigram_bm25": _mrr(held, bigram_only),
+                                          "defaults": _mrr(held, matching.RankerWeights())}}
     _save(Path(directory), model_meta, arrays)
     say(f"model {model_meta['version']} written to {directory}")
     return {key: model_meta[key] for key in ("version", "documents", "dimensions", "temperature", "ranker", "fit")}
@@ -320,6 +356,34 @@ def _specificity(doc_words, subclass_of, index, sub_index, size) -> np.ndarray:
     posterior = (counts + alpha * prior) / (totals + alpha)
     kl = (posterior * np.log(posterior / prior)).sum(axis=1)
     return (1.0 - np.exp(-kl)).astype(np.float32)
+
+
+def _word_vectors(docs: list[Doc], index: dict[str, int], k: int, seed: int) -> np.ndarray:
+    """Word vectors from the words around each word (a window of WINDOW on each side): positive PMI
+    with smoothed context counts, reduced by SVD. Words said in the same contexts (鱼塘 / 鱼池,
+    喂料 / 下料) end up close, which is what bridges a demand's words and a patent's."""
+    size = len(index)
+    left, right = [], []
+    for d in docs:
+        ids = np.array([index.get(w, -1) for w in rjieba.cut(normalise(f"{d.title}。{d.body}"))], dtype=np.int64)
+        for offset in range(1, WINDOW + 1):
+            a, b = ids[:-offset], ids[offset:]
+            ok = (a >= 0) & (b >= 0) & (a != b)
+            left.append(a[ok])
+            right.append(b[ok])
+    if not left or not sum(len(x) for x in left):
+        return np.zeros((size, k), dtype=np.float32)
+    rows, cols = np.concatenate(left), np.concatenate(right)
+    counts = sparse.coo_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(size, size)).tocsr()
+    counts = (counts + counts.T).tocoo()
+    word_totals = np.asarray(counts.sum(axis=1)).ravel()
+    context = word_totals ** 0.75
+    pmi = np.log(counts.data * context.sum() / (word_totals[counts.row] * context[counts.col]))
+    keep = pmi > 0
+    ppmi = sparse.csr_matrix((pmi[keep].astype(np.float32), (counts.row[keep], counts.col[keep])), shape=(size, size))
+    dims = max(2, min(k, size - 1))
+    u, sigma, _ = _randomized_svd(ppmi, dims, seed)
+    return _unit_rows((u * np.sqrt(sigma)).astype(np.float32))
 
 
 def _matrix(doc_words, index, weight) -> sparse.csr_matrix:
@@ -362,9 +426,14 @@ def _unit_rows(a: np.ndarray) -> np.ndarray:
     return (a / norms).astype(np.float32)
 
 
+_PURPOSE = re.compile("解决|克服|避免|防止|减少|降低|提高|实现|便于|适用|能够|有效|问题|缺点|不足")
+
+
 def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tuple[int, str]]:
-    """(document row, query): a sentence of the abstract other than the first (which tends to restate
-    the title), shortened to what a person would write."""
+    """(document row, query) pairs that read like demands rather than like the patent: preferably a
+    sentence about what the invention is for (what it solves, improves, avoids), since a demand
+    describes a problem and a goal; never the first sentence (it restates the title); and with a
+    third of its words dropped, since a demand shares only part of a patent's vocabulary."""
     rows = list(range(len(docs)))
     rng.shuffle(rows)
     out = []
@@ -372,9 +441,12 @@ def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tup
         candidates = sentences(docs[row].body)[1:]
         if not candidates:
             continue
-        sentence = rng.choice(candidates)[:80]
-        if len(words(sentence)) >= 3:
-            out.append((row, sentence))
+        purposeful = [c for c in candidates if _PURPOSE.search(c)]
+        sentence = rng.choice(purposeful or candidates)[:100]
+        kept = [w for w in rjieba.cut(sentence) if rng.random() > 0.33]
+        query = " ".join(kept)  # the model's neighbours replace some of these words later
+        if len(words(query)) >= 3:
+            out.append((row, sentence, query))
         if len(out) >= count:
             break
     return out
@@ -387,7 +459,7 @@ def _without(body: str, sentence: str) -> str:
 def _fit_temperature(model: TextModel, docs: list[Doc], samples) -> float:
     best, best_ll = 20.0, -math.inf
     vectors = []
-    for row, query in samples[:600]:
+    for row, _, query in samples[:600]:
         v = model.vector(model.term_weights(query))
         sub = docs[row].ipc[0][:4] if docs[row].ipc else None
         if v is not None and sub in model.subclasses:
@@ -418,14 +490,16 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
             if w in model.index:
                 postings.setdefault(w, []).append(row)
     examples = []
-    for row, query in samples:
+    rng = random.Random(len(samples))
+    for row, sentence, query in samples:
+        query = _paraphrase(model, query, rng)
         weights = model.term_weights(query)
         if not weights:
             continue
         related = model.related_terms(weights)
         vector = model.vector({**weights, **related})
         target = docs[row]
-        held_out = Doc(target.key, target.title, _without(target.body, query), target.ipc)
+        held_out = Doc(target.key, target.title, _without(target.body, sentence), target.ipc)
         held_words = set(words(held_out.title)) | set(words(held_out.body))
         held_vector = model.vector(model.doc_weights(held_out.title, held_out.body))
         overlap: Counter = Counter()
@@ -447,15 +521,49 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
         vectors = [held_vector if r == row else np.asarray(model.doc_vectors[r]) for r in rows]
         features = matching.text_features(
             query_weights=weights, related_weights=related, ipc_probabilities=model.ipc_probabilities(vector),
-            candidates=[candidate_text(c.title, c.body, c.ipc, _cosine(v, vector))
+            candidates=[candidate_text(c.title, c.body, c.ipc, _cosine(v, vector), model, weights)
                         for c, v in zip(candidates, vectors, strict=True)],
             avg_len=model.avg_len, bigram_idf=model.bigram_weights(query), avg_bigrams=model.avg_bigrams)
         examples.append([(f, 1 if r == row else 0) for f, r in zip(features, rows, strict=True)])
     return examples
 
 
-def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None) -> matching.CandidateText:
-    return matching.CandidateText(words(title), words(body), ipc, cosine, bigrams(title), bigrams(body))
+def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None, model: TextModel | None,
+                   weights: dict[str, float]) -> matching.CandidateText:
+    title_words, body_words = words(title), words(body)
+    soft, soft_title = model.soft_matches(weights, title_words, body_words) if model else ({}, {})
+    return matching.CandidateText(title_words, body_words, ipc, cosine, bigrams(title), bigrams(body), soft,
+                                  soft_title)
+
+
+def _paraphrase(model: TextModel, query: str, rng: random.Random, rate: float = PARAPHRASE_RATE) -> str:
+    """Say most of the query's words otherwise: each replaced by a word the catalogue uses in the same
+    contexts, as an enterprise says 鱼塘 where a patent says 池塘. Demands share little vocabulary
+    with the patents that solve them; pseudo-queries that share it all would teach the re-ranker to
+    trust exact overlap alone."""
+    out = []
+    wv = model.word_vectors
+    for token in query.split(" "):
+        i = model.index.get(token)
+        if i is not None and len(token) >= 2 and rng.random() < rate:
+            sims = np.asarray(wv, dtype=np.float32) @ np.asarray(wv[i], dtype=np.float32)
+            sims[i] = -1.0
+            best = np.argpartition(-sims, 3)[:3]
+            choices = [model.vocabulary[j] for j in best if sims[j] >= RELATED_THRESHOLD]
+            if choices:
+                token = rng.choice(choices)
+        out.append(token)
+    return " ".join(out)
+
+
+def _mrr(groups, weights: matching.RankerWeights) -> float:
+    total = 0.0
+    for group in groups:
+        scores = [(matching.text_score(f, weights), y) for f, y in group]
+        answer = next(score for score, y in scores if y)
+        rank = sum(1 for score, y in scores if not y and score > answer)
+        total += 1.0 / (rank + 1) if rank < 10 else 0.0
+    return round(total / len(groups), 3) if groups else 0.0
 
 
 def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
