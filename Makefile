@@ -21,6 +21,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/flask db upgrade
 	$(VENV)/bin/flask seed demo --if-empty
 	$(VENV)/bin/flask search ensure
+	$(VENV)/bin/flask matching train --if-missing
 	$(VENV)/bin/gunicorn --bind 0.0.0.0:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 test: $(VENV)/.installed-dev

@@ -114,14 +114,9 @@ def metrics(ranks: list[int | None]) -> dict:
 def our_ranking(text: str, with_model: bool) -> list[int]:
     from app.demands import matcher
     from app.demands.matching import Structured
-    from app.indexing.documents import documents_for
-    from app.indexing.service import PUBLISHED
 
     model = matcher.current_model() if with_model else None
-    analysis = matcher.analyse(text, model)
-    docs, _ = documents_for(matcher._candidates(analysis, model))
-    docs = [d for d in docs if d["status"] in PUBLISHED]
-    return [doc["id"] for _, _, doc in matcher.rank(analysis, model, Structured(), docs)[:50]]
+    return [doc["id"] for _, _, doc in matcher.ranked_listings(text, Structured(), model)[:50]]
 
 
 def evaluate(app, demands: list[dict]) -> dict:

@@ -38,7 +38,7 @@ SUGGEST_SCAN = 3000
 # Matching: BM25 weights of title, abstract, claims (owner and inventors do not count), and how many
 # of the demand's words take part.
 MATCH_WEIGHTS = (3.0, 2.0, 1.0, 0.0, 0.0)
-MATCH_TERMS = 70
+MATCH_TERMS = 24
 # Row layout of the search read: id, rank, listed_at, price_fen, expires_on, then the facet columns.
 SCALAR_FACETS = {"field": 5, "patent_type": 6, "mode": 7, "price_band": 8}
 MULTI_FACETS = {"ipc_section": 11, "ipc_class": 12, "ipc_subclass": 13, "outlet": 14}

@@ -49,3 +49,22 @@ def test_create_admin_prompts_without_the_variable(app, session, monkeypatch):
     result = app.test_cli_runner().invoke(args=["users", "create-admin", "ops@exchange.cn"],
                                           input="prompted-password\nprompted-password\n")
     assert result.exit_code == 0, result.output
+
+
+def test_matching_train_status_and_if_missing(app, session, tmp_path):
+    runner = app.test_cli_runner()
+    app.config["MATCHING_MODEL_DIR"] = str(tmp_path / "model")
+    try:
+        assert "no model" in runner.invoke(args=["matching", "status"]).output
+        too_few = runner.invoke(args=["matching", "train"])
+        assert too_few.exit_code != 0 and "too few" in too_few.output
+        assert runner.invoke(args=["seed", "demo", "--patents", "60"]).exit_code == 0
+        trained = runner.invoke(args=["matching", "train", "--dimensions", "12", "--pseudo-queries", "40"])
+        assert trained.exit_code == 0, trained.output
+        assert (tmp_path / "model" / "model.json").exists() and "written to" in trained.output
+        status = runner.invoke(args=["matching", "status"])
+        assert '"documents": 60' in status.output
+        skipped = runner.invoke(args=["matching", "train", "--if-missing"])
+        assert skipped.exit_code == 0 and "not retrained" in skipped.output
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None

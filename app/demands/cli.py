@@ -51,11 +51,15 @@ def train_from_database(directory: Path, *, dimensions: int, pseudo_queries: int
 @matching_cli.command("train")
 @click.option("--dimensions", default=160, show_default=True, help="Latent dimensions.")
 @click.option("--pseudo-queries", default=1500, show_default=True, help="Queries the re-ranker is fitted on.")
-def train_command(dimensions: int, pseudo_queries: int) -> None:
+@click.option("--if-missing", is_flag=True, help="Do nothing when a model is already in place (make run).")
+def train_command(dimensions: int, pseudo_queries: int, if_missing: bool) -> None:
     """Build the matching model from every patent in the database and write it where the app loads it."""
-    from .matcher import model_dir
+    from .matcher import current_model, model_dir
 
     directory = model_dir() or Path(current_app.instance_path) / "matching-model"
+    if if_missing and current_model() is not None:
+        click.echo(f"a matching model is in place in {directory}; not retrained (run without --if-missing to)")
+        return
     started = time.perf_counter()
     summary = train_from_database(directory, dimensions=dimensions, pseudo_queries=pseudo_queries,
                                   progress=lambda message: click.echo(f"  {message}"))

@@ -24,7 +24,7 @@ from app.errors import Forbidden, NotFound, ServiceUnavailable
 from app.extensions import db
 from app.indexing.documents import documents_for
 from app.indexing.indexer import backend
-from app.indexing.service import PUBLISHED, _item
+from app.indexing.service import PUBLISHED, search_item
 from app.notifications.services import notify
 from app.outlets.models import Outlet
 from app.patents import terms as patent_terms
@@ -40,10 +40,12 @@ from .textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, candidate_te
 
 log_ = logging.getLogger(__name__)
 
-ENGINE_CANDIDATES = 100
-ENGINE_BIGRAMS = 64
+ENGINE_CANDIDATES = 50
+ENGINE_BIGRAMS = 16
 ENGINE_WORDS = 6
-LATENT_CANDIDATES = 80
+MAX_BIGRAM_SHARE = 0.05
+LATENT_CANDIDATES = 40
+LEXICAL_CANDIDATES = 40
 CLAIMS_PREFIX = 400  # the claims' opening: what is claimed, before the dependent details
 NOTIFY_THRESHOLD = 0.5
 
@@ -133,11 +135,7 @@ def structured(demand: Demand) -> matching.Structured:
 def matches_for_demand(demand: Demand, limit: int) -> dict:
     started = time.perf_counter()
     model = current_model()
-    analysis = analyse(demand_text(demand), model)
-    ids = _candidates(analysis, model)
-    docs, _ = documents_for(ids)
-    docs = [d for d in docs if d["status"] in PUBLISHED]
-    ranked = rank(analysis, model, structured(demand), docs)[:limit]
+    ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit)[:limit]
     on = today()
     items = []
     for score, reasons, doc in ranked:
@@ -145,17 +143,31 @@ def matches_for_demand(demand: Demand, limit: int) -> dict:
         hit = Hit(id=doc["id"], score=score, source=doc,
                   highlight={"title": highlight(doc.get("title"), terms),
                              "abstract": highlight(doc.get("abstract"), terms)})
-        listing = _item(hit, on)
+        listing = search_item(hit, on)
         items.append({"listing_id": doc["id"], "score": score, "reasons": reasons, "listing": listing})
     return {"demand_id": demand.id, "items": items, "model": model.version if model else "none",
             "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | None, explain: int | None = None):
+    """(score, reasons, document) of the published listings that match `text`, best first; the
+    word-level reasons only for the first `explain` (all when None)."""
+    analysis = analyse(text, model)
+    docs, _ = documents_for(_candidates(analysis, model))
+    return rank(analysis, model, wanted, [d for d in docs if d["status"] in PUBLISHED], explain)
 
 
 def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
     # The engine is asked for the demand's heaviest bigrams (any of them, as a bigram analyzer would)
     # and its heaviest whole words and their relatives: bigrams find a patent whatever its words'
     # segmentation, words and relatives find it when the bigrams are too common to rank it.
-    grams = sorted(analysis.bigrams.items(), key=lambda item: -item[1])[:ENGINE_BIGRAMS]
+    # Only bigrams inside the demand's words: those across a word boundary (们的, 塘形) are rare, so
+    # they would weigh most, and mean nothing.
+    inside = {gram for word in analysis.weights for gram in bigrams(word)}
+    # Bigrams in more than MAX_BIGRAM_SHARE of the catalogue rank nothing and cost the engine most.
+    common = (lambda g: model.bigram_df.get(g, 0) > MAX_BIGRAM_SHARE * model.documents) if model else (lambda g: False)
+    grams = sorted(((g, wt) for g, wt in analysis.bigrams.items() if g in inside and not common(g)),
+                   key=lambda item: -item[1])[:ENGINE_BIGRAMS]
     named = sorted(((w, wt) for w, wt in {**analysis.related, **analysis.weights}.items() if len(w) > 2),
                    key=lambda item: -item[1])[:ENGINE_WORDS]
     terms = grams + named
@@ -167,7 +179,12 @@ def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
         from_engine = []  # the latent space alone still finds candidates
     from_model: list[int] = []
     if model is not None and analysis.vector is not None:
-        patent_ids = [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
+        # The model's own candidates: nearest in the latent space, and most weighted words (with
+        # their relatives) over the catalogue it was trained on.
+        patent_ids = list(dict.fromkeys(
+            [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
+            + [key for key, _ in model.lexical_documents({**analysis.related, **analysis.weights},
+                                                         LEXICAL_CANDIDATES)]))
         if patent_ids:
             order = {pid: i for i, pid in enumerate(patent_ids)}
             rows = db.session.execute(sa.select(Listing.id, Listing.patent_id).where(
@@ -176,8 +193,9 @@ def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
     return list(dict.fromkeys(from_engine + from_model))
 
 
-def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, docs: list[dict]):
-    """(score, reasons, doc) best first."""
+def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, docs: list[dict],
+         explain: int | None = None):
+    """(score, reasons, doc) best first; which words matched is worked out for the first `explain`."""
     if not docs:
         return []
     candidates = []
@@ -187,8 +205,9 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
         if model is not None and analysis.vector is not None:
             vector = model.doc_vector(Doc(doc["patent_id"], doc.get("title") or "", body, doc.get("ipc_codes") or []))
             cosine = None if vector is None else float(vector @ analysis.vector)
-        candidates.append(candidate_text(doc.get("title") or "", body, doc.get("ipc_codes") or [], cosine, model,
-                                         analysis.weights))
+        candidates.append(candidate_text(doc.get("title") or "", body, doc.get("ipc_codes") or [], cosine))
+    if model is not None:
+        model.fill_soft_matches(analysis.weights, candidates)
     features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,
                                       ipc_probabilities=analysis.ipc, candidates=candidates,
                                       avg_len=model.avg_len if model else 80.0, bigram_idf=analysis.bigrams,
@@ -205,13 +224,14 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
                                remaining_years=patent_terms.remaining_years(expires, on))
         shared = matching.shared_ipc(wanted.ipc_hints, analysis.ipc, offer.ipc_codes)
         fit, reasons = matching.structured_fit(wanted, offer, shared)
-        reasons.update({
-            "matched_terms": matching.matched_terms(analysis.weights, candidate),
-            "related_terms": matching.matched_terms(analysis.related, candidate, limit=5),
-            "shared_ipc": shared, "text_similarity": round(text, 4)})
-        out.append((matching.combine(text, fit), reasons, doc))
+        reasons.update({"shared_ipc": shared, "text_similarity": round(text, 4)})
+        out.append((matching.combine(text, fit), reasons, doc, candidate))
     out.sort(key=lambda item: (-item[0], item[2]["id"]))
-    return out
+    for i, (_, reasons, _, candidate) in enumerate(out):
+        explained = explain is None or i < explain
+        reasons["matched_terms"] = matching.matched_terms(analysis.weights, candidate) if explained else []
+        reasons["related_terms"] = matching.matched_terms(analysis.related, candidate, limit=5) if explained else []
+    return [item[:3] for item in out]
 
 
 def _regions(docs: list[dict]) -> dict[int, list[str]]:

@@ -47,9 +47,9 @@ DEMAND_BOILERPLATE = frozenset("""
 比较 非常 特别 很多 太多 经常 总是 导致 造成 影响 效果 提高 提升 降低 减少 实现 希望能 能够 可以 进行 一种
 所述 本发明 本实用新型 涉及 公开 包括 其中 以及 通过 采用 使用 具有 设有 用于 一个 多个 及其 方法 装置
 """.split())
-_CJK_OR_LATIN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z][a-z0-9\-]{2,}")
 _SENTENCES = re.compile(r"[^。；;！!？?]+")
-_CJK_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
+_CJK_BIGRAMS = re.compile(r"(?=([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}))")
+_LATIN_WORDS = re.compile(r"[a-z0-9]+")
 MAX_BIGRAMS = 400_000
 MIN_RELATED_SPECIFICITY = 0.25
 RELATED_THRESHOLD = 0.45
@@ -64,20 +64,21 @@ def words(text: str | None) -> list[str]:
     says; the catalogue's statistics (document frequency, specificity) discount 的 and 是."""
     if not text:
         return []
-    return [w for w in rjieba.cut_for_search(normalise(text)) if _CJK_OR_LATIN.fullmatch(w)]
+    # jieba never mixes scripts in one token, so its first character tells CJK from the rest.
+    return [w for w in rjieba.cut_for_search(normalise(text))
+            if _is_cjk_char(w[0]) or (len(w) >= 3 and w.isascii() and w[0].isalpha() and w.isalnum())]
+
+
+def _is_cjk_char(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
 def bigrams(text: str | None) -> list[str]:
-    """Overlapping CJK bigrams (a lone character as itself) and latin words: what a bigram analyzer
-    such as Elasticsearch's cjk emits. Robust where jieba splits a compound differently in a demand
-    and in a patent."""
-    out = []
-    for run in _CJK_RUNS.findall(normalise(text or "")):
-        if run[0].isascii() or len(run) == 1:
-            out.append(run)
-        else:
-            out.extend(run[i:i + 2] for i in range(len(run) - 1))
-    return out
+    """Overlapping CJK bigrams and latin words: what a bigram analyzer such as Elasticsearch's cjk
+    emits (less its lone characters). Robust where jieba splits a compound differently in a demand
+    and in a patent. Two regex passes: this runs on every candidate of every match."""
+    text = normalise(text or "")
+    return _CJK_BIGRAMS.findall(text) + _LATIN_WORDS.findall(text)
 
 
 def sentences(text: str | None) -> list[str]:
@@ -104,10 +105,17 @@ class TextModel:
         self.specificity = arrays["specificity"]
         self.weight = arrays["weight"]
         self.term_vectors = arrays["term_vectors"]  # vocabulary x k, rows = projection of each word
-        self.word_vectors = arrays["word_vectors"]  # vocabulary x k, unit rows, from local contexts
+        # vocabulary x k, unit rows, from local contexts; a plain view of the mapped file, because
+        # slicing a numpy memmap costs more than the arithmetic done on the slice.
+        self.word_vectors = np.asarray(arrays["word_vectors"])
         self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
         self.doc_keys = arrays["doc_keys"]
         self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
+        # word x document BM25 term parts (saturated tf, length-normalised), column-compressed by
+        # word: a demand's words add up their columns to rank the catalogue by weighted overlap.
+        self.postings = sparse.csr_matrix(
+            (np.asarray(arrays["postings_data"]), np.asarray(arrays["postings_indices"]),
+             np.asarray(arrays["postings_indptr"])), shape=(len(meta["vocabulary"]), len(self.doc_keys)))
         self.subclasses: list[str] = meta["subclasses"]
         self.centroids = arrays["centroids"]
         self.temperature = float(meta["temperature"])
@@ -115,8 +123,10 @@ class TextModel:
         self.avg_len = float(meta["avg_len"])
         self.avg_bigrams = float(meta["avg_bigrams"])
         self.documents = int(meta["documents"])
-        bigram_file = directory / "bigrams.json"
-        vocab = json.loads(bigram_file.read_text(encoding="utf-8")) if bigram_file.exists() else meta.get("bigrams", [])
+        # A model being trained carries its bigrams in meta; a saved one in bigrams.json beside it.
+        vocab = meta.get("bigrams")
+        if vocab is None:
+            vocab = json.loads((directory / "bigrams.json").read_text(encoding="utf-8"))
         self.bigram_df = dict(zip(vocab, (int(v) for v in arrays["bigram_df"]), strict=True))
         self.version = meta["version"]
         self._neighbour_norms = None
@@ -188,6 +198,21 @@ class TextModel:
         top = top[np.argsort(-scores[top])]
         return [(int(self.doc_keys[i]), float(scores[i])) for i in top]
 
+    def lexical_documents(self, weights: dict[str, float], size: int) -> list[tuple[int, float]]:
+        """(patent id, score) of the `size` catalogue documents with the most weighted words of the
+        demand (BM25 over the model's words, weighted by the model's word weights)."""
+        rows = [self.index[w] for w in weights if w in self.index]
+        if not rows or not len(self.doc_keys):
+            return []
+        values = np.array([weights[self.vocabulary[r]] for r in rows], dtype=np.float32)
+        scores = np.asarray(self.postings[rows].T @ values).ravel()
+        size = min(size, int((scores > 0).sum()))
+        if size <= 0:
+            return []
+        top = np.argpartition(-scores, size - 1)[:size]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.doc_keys[i]), float(scores[i])) for i in top]
+
     def ipc_probabilities(self, vector: np.ndarray | None) -> dict[str, float]:
         if vector is None or not self.subclasses:
             return {}
@@ -221,30 +246,35 @@ class TextModel:
                 out[other] = max(out.get(other, 0.0), weights[word] * s * 0.5 * specific)
         return out
 
-    def soft_matches(self, weights: dict[str, float], title_words: list[str],
-                     body_words: list[str]) -> tuple[dict[str, float], dict[str, float]]:
-        """For each demand word, its best similarity to a word of the listing (1 for the word itself,
-        0 below SOFT_THRESHOLD), over the whole text and over the title."""
+    def fill_soft_matches(self, weights: dict[str, float], candidates: list[matching.CandidateText]) -> None:
+        """For each demand word and candidate, the word's best similarity to a word of the listing
+        (1 for the word itself, 0 below SOFT_THRESHOLD), over the whole text and over the title.
+        One matrix product for all candidates: this runs on every match."""
         query = [w for w in weights if w in self.index]
-        if not query:
-            return {}, {}
+        if not query or not candidates:
+            return
         wv = self.word_vectors
-        q = np.asarray(wv[[self.index[w] for w in query]], dtype=np.float32)
-
-        def best(doc_words: list[str]) -> dict[str, float]:
-            rows = list({self.index[w] for w in doc_words if w in self.index})
-            if not rows:
-                return {}
-            sims = (q @ np.asarray(wv[rows], dtype=np.float32).T).max(axis=1)
-            present = set(doc_words)
-            out = {}
-            for w, sim in zip(query, sims, strict=True):
-                value = 1.0 if w in present else float(sim)
-                if value >= SOFT_THRESHOLD:
-                    out[w] = value
-            return out
-
-        return best(title_words + body_words), best(title_words)
+        q = wv[[self.index[w] for w in query]]
+        segments: list[list[int]] = []
+        for c in candidates:
+            segments.append(list({self.index[w] for w in c.title_words + c.body_words if w in self.index}))
+            segments.append(list({self.index[w] for w in c.title_words if w in self.index}))
+        rows = [r for seg in segments for r in seg]
+        if not rows:
+            return
+        sims = q @ wv[rows].T
+        starts = np.cumsum([0] + [len(seg) for seg in segments[:-1]])
+        filled = [len(seg) > 0 for seg in segments]
+        best = np.maximum.reduceat(sims, np.minimum(starts, len(rows) - 1), axis=1)
+        for i, c in enumerate(candidates):
+            for target, j, present in ((c.soft, 2 * i, set(c.title_words) | set(c.body_words)),
+                                       (c.soft_title, 2 * i + 1, set(c.title_words))):
+                if not filled[j]:
+                    continue
+                for k, word in enumerate(query):
+                    value = 1.0 if word in present else float(best[k, j])
+                    if value >= SOFT_THRESHOLD:
+                        target[word] = value
 
 
 # -- training ----------------------------------------------------------------------------------------
@@ -292,6 +322,9 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     term_vectors = (vt.T * 1.0).astype(np.float32)  # a document's vector = its row x V
     doc_vectors = _unit_rows(np.asarray(matrix @ term_vectors, dtype=np.float32))
 
+    say("word postings")
+    postings = _postings(doc_words, index)
+
     say("word vectors from local contexts")
     word_vectors = _word_vectors(docs, index, k, seed)
 
@@ -308,11 +341,12 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
                   "ranker": matching.RankerWeights().as_dict(), "documents": n, "dimensions": k,
                   "version": f"lsa{k}-v{len(vocabulary)}-d{n}-s{seed}",
                   "arrays": ["idf", "specificity", "weight", "term_vectors", "doc_vectors", "doc_keys", "centroids",
-                             "bigram_df", "word_vectors"]}
+                             "bigram_df", "word_vectors", "postings_data", "postings_indices", "postings_indptr"]}
     arrays = {"idf": idf, "specificity": specificity.astype(np.float32), "weight": weight.astype(np.float32),
               "term_vectors": term_vectors, "doc_vectors": doc_vectors,
               "doc_keys": np.array([d.key for d in docs], dtype=np.int64), "centroids": centroids,
-              "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32), "word_vectors": word_vectors}
+              "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32), "word_vectors": word_vectors,
+              "postings_data": postings.data, "postings_indices": postings.indices, "postings_indptr": postings.indptr}
     model = TextModel(Path(directory), model_meta, arrays)
 
     say(f"fitting the IPC temperature and the re-ranker on {pseudo_queries} pseudo-queries")
@@ -384,6 +418,24 @@ def _word_vectors(docs: list[Doc], index: dict[str, int], k: int, seed: int) -> 
     dims = max(2, min(k, size - 1))
     u, sigma, _ = _randomized_svd(ppmi, dims, seed)
     return _unit_rows((u * np.sqrt(sigma)).astype(np.float32))
+
+
+def _postings(doc_words, index, k1: float = 1.2, b: float = 0.75) -> sparse.csr_matrix:
+    rows, cols, vals = [], [], []
+    lengths = [len(ws) for ws in doc_words]
+    average = (sum(lengths) / len(lengths)) if lengths else 1.0
+    for col, ws in enumerate(doc_words):
+        norm = k1 * (1 - b + b * lengths[col] / (average or 1.0))
+        for w, tf in Counter(ws).items():
+            i = index.get(w)
+            if i is not None:
+                rows.append(i)
+                cols.append(col)
+                vals.append(tf * (k1 + 1) / (tf + norm))
+    matrix = sparse.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)), shape=(len(index), len(doc_words)))
+    matrix.indices = matrix.indices.astype(np.int32)
+    matrix.indptr = matrix.indptr.astype(np.int64)
+    return matrix
 
 
 def _matrix(doc_words, index, weight) -> sparse.csr_matrix:
@@ -519,21 +571,19 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
         rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent]))
         candidates = [held_out if r == row else docs[r] for r in rows]
         vectors = [held_vector if r == row else np.asarray(model.doc_vectors[r]) for r in rows]
+        texts = [candidate_text(c.title, c.body, c.ipc, _cosine(v, vector)) for c, v in zip(candidates, vectors,
+                                                                                           strict=True)]
+        model.fill_soft_matches(weights, texts)
         features = matching.text_features(
             query_weights=weights, related_weights=related, ipc_probabilities=model.ipc_probabilities(vector),
-            candidates=[candidate_text(c.title, c.body, c.ipc, _cosine(v, vector), model, weights)
-                        for c, v in zip(candidates, vectors, strict=True)],
+            candidates=texts,
             avg_len=model.avg_len, bigram_idf=model.bigram_weights(query), avg_bigrams=model.avg_bigrams)
         examples.append([(f, 1 if r == row else 0) for f, r in zip(features, rows, strict=True)])
     return examples
 
 
-def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None, model: TextModel | None,
-                   weights: dict[str, float]) -> matching.CandidateText:
-    title_words, body_words = words(title), words(body)
-    soft, soft_title = model.soft_matches(weights, title_words, body_words) if model else ({}, {})
-    return matching.CandidateText(title_words, body_words, ipc, cosine, bigrams(title), bigrams(body), soft,
-                                  soft_title)
+def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None) -> matching.CandidateText:
+    return matching.CandidateText(words(title), words(body), ipc, cosine, bigrams(title), bigrams(body))
 
 
 def _paraphrase(model: TextModel, query: str, rng: random.Random, rate: float = PARAPHRASE_RATE) -> str:

@@ -62,14 +62,15 @@ def search_listings(user: User | None, args: dict) -> dict:
     except SearchUnavailable as exc:
         raise ServiceUnavailable("search_unavailable", "search is unavailable right now; please retry") from exc
     on = today()
-    items = [_item(hit, on) for hit in result.hits]
+    items = [search_item(hit, on) for hit in result.hits]
     facets = {name: [{"value": fv.value, "count": fv.count, **({"label": fv.label} if fv.label else {})}
                      for fv in values] for name, values in result.facets.items()}
     return {"total": result.total, "page": args["page"], "size": args["size"], "items": items, "facets": facets,
             "took_ms": round(result.took_ms, 2)}
 
 
-def _item(hit, on: date) -> dict:
+def search_item(hit, on: date) -> dict:
+    """A hit in the shape clients know from search, which matches reuse for their listings."""
     doc = hit.source
     expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
     return {

@@ -218,3 +218,16 @@ def test_bulk_load_never_overwrites_what_a_drain_wrote_during_the_rebuild(loaded
     loaded.finish_rebuild(target)
     assert ids(loaded.search(Query(text="耐磨堆焊结构", statuses=PUBLISHED))) == [3]
     assert loaded.count() == 6
+
+
+def test_match_finds_candidates_by_any_word_best_first(loaded):
+    """Matching's candidate query: any of the weighted words, published listings only, best first."""
+    found = loaded.match([("鱼塘", 3.0), ("投喂", 2.0), ("钠离", 1.0), ("电池", 1.0), ("无关词汇", 1.0)], PUBLISHED, 10)
+    hit_ids = [doc_id for doc_id, _ in found]
+    assert hit_ids[0] == 4  # two words, in a short text
+    assert set(hit_ids) == {1, 2, 4, 6}  # 6 mentions 电池 in its abstract; 5 is a draft
+    assert all(score > 0 for _, score in found)
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert [d for d, _ in loaded.match([("电池", 1.0)], None, 10)].count(5) == 1  # staff scope: drafts too
+    assert loaded.match([], PUBLISHED, 10) == []
+    assert len(loaded.match([("电池", 1.0)], PUBLISHED, 1)) == 1

@@ -131,11 +131,14 @@ def test_related_words_count_apart_from_the_demands_own():
 
 
 def test_fit_ranker_learns_the_informative_feature_and_never_a_negative_weight():
+    def vector(**values):
+        return [values.get(name, 0.3) for name in m.FEATURES]
+
     groups = []
     for _ in range(60):
-        answer = [0.2, 0.3, 0.8, 0.5, 0.0, 0.7, 0.1]
-        noise = [[0.2, 0.3, 0.2 + (j % 3) * 0.1, 0.5, 0.0, 0.2, 0.9] for j in range(8)]
-        # Feature 6 ("ipc") is higher on non-answers: a real negative association would flip its sign.
+        answer = vector(coverage=0.8, cosine=0.7, ipc=0.1)
+        # "ipc" is higher on non-answers: a real negative association would flip its sign.
+        noise = [vector(coverage=0.2 + (j % 3) * 0.1, cosine=0.2, ipc=0.9) for j in range(8)]
         groups.append([(answer, 1)] + [(f, 0) for f in noise])
     fitted = m.fit_ranker(groups)
     assert fitted.coverage > 1.0 and fitted.cosine > 1.0

@@ -43,10 +43,11 @@ def model(tmp_path_factory):
 
 
 def test_words_and_bigrams():
-    assert words("我们的鱼塘需要投饵机") == [w for w in words("我们的鱼塘需要投饵机") if len(w) >= 2]
-    assert "鱼塘" in words("我们的鱼塘需要投饵机")
-    assert bigrams("鱼塘ABC投饵") == ["鱼塘", "abc", "投饵"]
-    assert bigrams("一") == ["一"]
+    found = words("我们的鱼塘需要投饵机，pH7.5、LED灯，x2")
+    assert {"鱼塘", "投饵", "的", "led", "灯"} <= set(found)  # single characters are words too
+    assert not {"，", "、", "x2", "7"} & set(found)
+    assert bigrams("鱼塘ABC投饵机") == ["鱼塘", "投饵", "饵机", "abc"]
+    assert bigrams("一") == [] and bigrams(None) == []
 
 
 def test_boilerplate_and_unknown_words_carry_no_weight(model):
