@@ -138,7 +138,10 @@ def change_status(actor: User, inquiry_id: int, status: str, reason: str | None 
 def _sync_listing(actor: User, inquiry: Inquiry, status: str) -> None:
     """A negotiation on an exclusive offer takes the listing into negotiation; when the last one
     ends, the listing is back on the shelf."""
-    listing = db.session.get(Listing, inquiry.listing_id, with_for_update=True)
+    # Lock the listing row only (its patent and owner are joined in): two negotiations ending at
+    # once must not both leave it in negotiation.
+    listing = db.session.scalars(sa.select(Listing).where(Listing.id == inquiry.listing_id)
+                                 .with_for_update(of=Listing).execution_options(populate_existing=True)).one()
     if listing.mode not in EXCLUSIVE_NEGOTIATION_MODES:
         return
     if status == "negotiating" and listing.status == "listed":
