@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from math import log
@@ -38,7 +39,7 @@ from .models import Demand
 from .services import live_demands_clause
 from .textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, candidate_text, words
 
-log_ = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ENGINE_CANDIDATES = 50
 ENGINE_BIGRAMS = 16
@@ -66,7 +67,7 @@ def load_model(app) -> None:
         try:
             model = TextModel.load(directory)
         except (OSError, ValueError, KeyError) as exc:
-            log_.warning("matching model in %s could not be loaded: %s", directory, exc)
+            logger.warning("matching model in %s could not be loaded: %s", directory, exc)
     app.extensions["matching_model"] = model
     app.extensions["matching_model_stamp"] = _stamp(directory)
 
@@ -266,14 +267,9 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> li
     if not demands:
         return []
     model = current_model()
-    # A bulk import publishes many listings in one transaction: analyse each demand once.
-    cache = db.session.info.setdefault("demand_analyses", {})
     out = []
     for demand in demands:
-        key = (demand.id, demand.updated_at, model.version if model else None)
-        analysis = cache.get(key)
-        if analysis is None:
-            analysis = cache[key] = analyse(demand_text(demand), model)
+        analysis = _demand_analysis(demand, model)
         if not analysis.weights and analysis.vector is None:
             continue
         score, reasons, _ = rank(analysis, model, structured(demand), docs)[0]
@@ -281,6 +277,24 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> li
             out.append({"demand": demand, "score": score, "reasons": reasons})
     out.sort(key=lambda item: (-item["score"], item["demand"].id))
     return out if limit is None else out[:limit]
+
+
+_ANALYSES: OrderedDict = OrderedDict()
+_ANALYSES_KEPT = 4096
+
+
+def _demand_analysis(demand: Demand, model: TextModel | None) -> Analysis:
+    """A demand's analysis, kept per process: every listing published and every reverse match reads
+    all open demands, and a demand only changes when it is edited (or the model is retrained)."""
+    key = (demand.id, demand.updated_at, model.version if model else None)
+    analysis = _ANALYSES.get(key)
+    if analysis is None:
+        analysis = _ANALYSES[key] = analyse(demand_text(demand), model)
+        while len(_ANALYSES) > _ANALYSES_KEPT:
+            _ANALYSES.popitem(last=False)
+    else:
+        _ANALYSES.move_to_end(key)
+    return analysis
 
 
 def notify_matching_demands(listing: Listing) -> int:

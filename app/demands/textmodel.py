@@ -129,7 +129,6 @@ class TextModel:
             vocab = json.loads((directory / "bigrams.json").read_text(encoding="utf-8"))
         self.bigram_df = dict(zip(vocab, (int(v) for v in arrays["bigram_df"]), strict=True))
         self.version = meta["version"]
-        self._neighbour_norms = None
 
     # -- loading and saving ------------------------------------------------------------------------------
 
