@@ -238,11 +238,13 @@ def run_api(port: int, mix: dict) -> dict:
     return results
 
 
-def start_api(env: dict, port: int) -> subprocess.Popen:
+def start_api(env: dict, port: int, log: Path) -> subprocess.Popen:
+    # The server's log goes to a file: a pipe nobody reads fills up (the Elasticsearch client logs
+    # every request) and then blocks the worker, which is what made earlier osmem runs time out.
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--threads", "1", "--keep-alive", "30", "--worker-class", "gthread", "wsgi:app"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log.open("ab"))
     for _ in range(100):
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
@@ -277,7 +279,9 @@ def main() -> None:
     reuse = (work / "bench.db").exists()
     db_url = f"sqlite:///{work / 'bench.db'}"
     report: dict = {"listings": args.listings, "machine": machine(), "engines": {}, "command": " ".join(sys.argv)}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SEARCH_PATH": str(work / "search.sqlite3")})
+    model_dir = str(work / "matching-model")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SEARCH_PATH": str(work / "search.sqlite3"),
+                      "MATCHING_MODEL_DIR": model_dir})
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -292,7 +296,7 @@ def main() -> None:
     mix = query_mix(random.Random(11), args.queries)
 
     for engine in args.engines.split(","):
-        env = {"DATABASE_URL": db_url, "SEARCH_PATH": str(work / "search.sqlite3")}
+        env = {"DATABASE_URL": db_url, "SEARCH_PATH": str(work / "search.sqlite3"), "MATCHING_MODEL_DIR": model_dir}
         server = None
         if engine == "elasticsearch":
             from osmem_server import OsmemServer
@@ -302,6 +306,7 @@ def main() -> None:
                         "ELASTICSEARCH_NODE_CLASS": "tests.search.osmem_transport:PlainJsonNode"})
         try:
             config = {"SQLALCHEMY_DATABASE_URI": db_url, "SEARCH_PATH": env["SEARCH_PATH"],
+                      "MATCHING_MODEL_DIR": model_dir,
                       "ELASTICSEARCH_URL": env.get("ELASTICSEARCH_URL"), "ELASTICSEARCH_INDEX_PREFIX": "bench",
                       "ELASTICSEARCH_NODE_CLASS": env.get("ELASTICSEARCH_NODE_CLASS")}
             engine_app = create_app(config)
@@ -319,7 +324,7 @@ def main() -> None:
                 entry["engine"] = run_engine(backend, mix)
             print(f"{engine}: indexed {indexed} in {seconds:.1f}s", flush=True)
             if not args.no_api:
-                process = start_api(env, args.port)
+                process = start_api(env, args.port, work / f"gunicorn-{engine}.log")
                 try:
                     run_api(args.port, {k: v[:10] for k, v in mix.items()})  # warm up
                     entry["api"] = run_api(args.port, mix)

@@ -36,7 +36,7 @@ from search.text import normalise
 
 from . import matching
 
-FORMAT = 1
+FORMAT = 2
 DIMENSIONS = 160
 MAX_VOCABULARY = 80_000
 # Words a demand uses to talk about itself rather than its problem. The catalogue cannot teach these
