@@ -8,6 +8,7 @@ on the engine's candidates, the demand's own words and the structured signals, w
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -281,19 +282,23 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> li
 
 _ANALYSES: OrderedDict = OrderedDict()
 _ANALYSES_KEPT = 4096
+_ANALYSES_LOCK = threading.Lock()
 
 
 def _demand_analysis(demand: Demand, model: TextModel | None) -> Analysis:
     """A demand's analysis, kept per process: every listing published and every reverse match reads
     all open demands, and a demand only changes when it is edited (or the model is retrained)."""
     key = (demand.id, demand.updated_at, model.version if model else None)
-    analysis = _ANALYSES.get(key)
-    if analysis is None:
-        analysis = _ANALYSES[key] = analyse(demand_text(demand), model)
+    with _ANALYSES_LOCK:  # gthread workers share the cache
+        analysis = _ANALYSES.get(key)
+        if analysis is not None:
+            _ANALYSES.move_to_end(key)
+            return analysis
+    analysis = analyse(demand_text(demand), model)
+    with _ANALYSES_LOCK:
+        _ANALYSES[key] = analysis
         while len(_ANALYSES) > _ANALYSES_KEPT:
             _ANALYSES.popitem(last=False)
-    else:
-        _ANALYSES.move_to_end(key)
     return analysis
 
 
