@@ -292,7 +292,9 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
         df.update(set(ws))
     # Words in one document teach nothing about similarity; words in more than a third of them are
     # the language of patents, not of a subject.
-    vocabulary = [w for w, c in df.most_common() if 2 <= c <= max(2, n // 3)][:MAX_VOCABULARY]
+    # Ties broken by the word itself: Counter order follows set order, which changes with Python's
+    # string hashing from run to run, and the model must be the same for the same catalogue.
+    vocabulary = [w for w, c in sorted(df.items(), key=_by_count) if 2 <= c <= max(2, n // 3)][:MAX_VOCABULARY]
     index = {w: i for i, w in enumerate(vocabulary)}
     idf = np.array([math.log((n + 1) / (df[w] + 0.5)) for w in vocabulary], dtype=np.float32)
     gram_df: Counter = Counter()
@@ -301,7 +303,7 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
         title_grams, body_grams = bigrams(d.title), bigrams(d.body)
         gram_lengths.append(2 * len(title_grams) + len(body_grams))
         gram_df.update(set(title_grams) | set(body_grams))
-    gram_vocab = [g for g, c in gram_df.most_common(MAX_BIGRAMS) if c >= 2]
+    gram_vocab = [g for g, c in sorted(gram_df.items(), key=_by_count)[:MAX_BIGRAMS] if c >= 2]
 
     say("specificity of words to IPC subclasses")
     subclass_of = [(d.ipc[0][:4] if d.ipc else "") for d in docs]
@@ -367,6 +369,10 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     _save(Path(directory), model_meta, arrays)
     say(f"model {model_meta['version']} written to {directory}")
     return {key: model_meta[key] for key in ("version", "documents", "dimensions", "temperature", "ranker", "fit")}
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 def _specificity(doc_words, subclass_of, index, sub_index, size) -> np.ndarray:
@@ -558,7 +564,7 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
             for r in postings.get(w, ()):
                 if r != row:
                     overlap[r] += wt
-        lexical = overlap.most_common(pool)
+        lexical = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))[:pool]
         latent = [(int(model.key_row[key]), cos) for key, cos in model.nearest_documents(vector, pool + 1)
                   if int(model.key_row[key]) != row][:pool]
         target_overlap = sum(wt for w, wt in weights.items() if w in held_words)
