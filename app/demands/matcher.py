@@ -185,7 +185,7 @@ def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
         # their relatives) over the catalogue it was trained on.
         patent_ids = list(dict.fromkeys(
             [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
-            + [key for key, _ in model.lexical_documents({**analysis.related, **analysis.weights},
+            + [key for key, _ in model.lexical_documents(model.expanded({**analysis.related, **analysis.weights}),
                                                          LEXICAL_CANDIDATES)]))
         if patent_ids:
             order = {pid: i for i, pid in enumerate(patent_ids)}

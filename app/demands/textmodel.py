@@ -245,6 +245,22 @@ class TextModel:
                 out[other] = max(out.get(other, 0.0), weights[word] * s * 0.5 * specific)
         return out
 
+    def expanded(self, weights: dict[str, float], per_word: int = 5) -> dict[str, float]:
+        """The demand's words and, for every one of them, the words used in the same contexts (at
+        least SOFT_THRESHOLD similar), weighted by similarity: the query the soft matches imply, for
+        finding candidates that share few of the demand's own words."""
+        query = [w for w in weights if w in self.index]
+        if not query:
+            return dict(weights)
+        sims = self.word_vectors[[self.index[w] for w in query]] @ self.word_vectors.T
+        out = dict(weights)
+        for j, word in enumerate(query):
+            for i in np.argpartition(-sims[j], per_word)[:per_word + 1]:
+                other = self.vocabulary[i]
+                if other != word and sims[j, i] >= SOFT_THRESHOLD and other not in DEMAND_BOILERPLATE:
+                    out[other] = max(out.get(other, 0.0), weights[word] * float(sims[j, i]))
+        return out
+
     def fill_soft_matches(self, weights: dict[str, float], candidates: list[matching.CandidateText]) -> None:
         """For each demand word and candidate, the word's best similarity to a word of the listing
         (1 for the word itself, 0 below SOFT_THRESHOLD), over the whole text and over the title.

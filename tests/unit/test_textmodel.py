@@ -105,3 +105,14 @@ def test_the_ranker_was_fitted_and_loading_refuses_other_formats(model, tmp_path
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "model.json").write_text(json.dumps({"format": 0}))
     assert TextModel.load(tmp_path / "old") is None
+
+
+def test_soft_query_and_word_postings_find_documents_by_related_words(model):
+    weights = model.term_weights("鱼塘投饵")
+    expanded = model.expanded(weights)
+    assert set(weights) <= set(expanded) and len(expanded) > len(weights)
+    assert all(expanded[w] <= max(weights.values()) for w in expanded)
+    found = model.lexical_documents(expanded, 5)
+    assert found and all(1 <= key <= 14 for key, _ in found)  # the fish-farming documents
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert model.lexical_documents({"量子纠缠": 1.0}, 5) == []
