@@ -18,7 +18,8 @@ matching_cli = AppGroup("matching", help="The supply-demand matching model.")
 
 def catalogue_docs(batch: int = 5000):
     """Every patent as the model reads it (main IPC code first), streamed in id order."""
-    from app.patents.models import Patent, PatentIpc
+    from app.indexing.documents import ipc_codes_by_patent
+    from app.patents.models import Patent
 
     from .matcher import doc_body
     from .textmodel import Doc
@@ -30,10 +31,7 @@ def catalogue_docs(batch: int = 5000):
                                   .where(patent.c.id > last).order_by(patent.c.id).limit(batch)).all()
         if not rows:
             return
-        codes: dict[int, list[str]] = {}
-        for pid, code in db.session.execute(sa.select(PatentIpc.patent_id, PatentIpc.code).where(
-                PatentIpc.patent_id.in_([r.id for r in rows])).order_by(PatentIpc.patent_id, PatentIpc.position)):
-            codes.setdefault(pid, []).append(code)
+        codes = ipc_codes_by_patent(r.id for r in rows)
         for r in rows:
             yield Doc(r.id, r.title or "", doc_body(r.abstract, r.claims), codes.get(r.id, []))
         last = rows[-1].id

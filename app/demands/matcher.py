@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, replace
 from datetime import date
 from math import log
 from pathlib import Path
@@ -31,13 +31,13 @@ from app.notifications.services import notify
 from app.outlets.models import Outlet
 from app.patents import terms as patent_terms
 from app.patents.models import Listing
+from app.patents.services import can_manage_organization
 from search import SearchUnavailable
 from search.base import Hit
 from search.text import highlight
 
 from . import matching
 from .models import Demand
-from .services import live_demands_clause
 from .textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, candidate_text, words
 
 logger = logging.getLogger(__name__)
@@ -105,16 +105,11 @@ class Analysis:
 
 def analyse(text: str, model: TextModel | None) -> Analysis:
     if model is None:
-        counts: dict[str, int] = {}
-        for word in words(text):
-            # Without the catalogue's statistics a lone character (的, 是) cannot be judged: left out.
-            if len(word) > 1 and word not in DEMAND_BOILERPLATE:
-                counts[word] = counts.get(word, 0) + 1
-        grams: dict[str, float] = {}
-        for gram in bigrams(text):
-            if gram not in DEMAND_BOILERPLATE:
-                grams[gram] = grams.get(gram, 0.0) + 1.0
-        return Analysis({w: 1.0 + log(c) for w, c in counts.items()}, {}, None, {}, grams)
+        # Without the catalogue's statistics a lone character (的, 是) cannot be judged: left out.
+        counts = Counter(w for w in words(text) if len(w) > 1 and w not in DEMAND_BOILERPLATE)
+        grams = Counter(g for g in bigrams(text) if g not in DEMAND_BOILERPLATE)
+        return Analysis({w: 1.0 + log(c) for w, c in counts.items()}, {}, None, {},
+                        {g: float(c) for g, c in grams.items()})
     weights = model.term_weights(text)
     related = model.related_terms(weights)
     vector = model.vector({**weights, **related})
@@ -156,7 +151,7 @@ def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | N
     word-level reasons only for the first `explain` (all when None)."""
     analysis = analyse(text, model)
     docs, _ = documents_for(_candidates(analysis, model))
-    return rank(analysis, model, wanted, [d for d in docs if d["status"] in PUBLISHED], explain)
+    return rank(analysis, model, wanted, prepare([d for d in docs if d["status"] in PUBLISHED], model), explain)
 
 
 def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
@@ -195,19 +190,36 @@ def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
     return list(dict.fromkeys(from_engine + from_model))
 
 
-def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, docs: list[dict],
+@dataclass
+class Prepared:
+    """What matching reads of candidate listings, whatever the demand: their documents, words and
+    bigrams, latent vectors and places. Worked out once when one listing meets many demands."""
+
+    docs: list[dict]
+    texts: list[matching.CandidateText]
+    vectors: list[np.ndarray | None]
+    regions: dict[int, list[str]]
+
+
+def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
+    texts, vectors = [], []
+    for doc in docs:
+        title, codes = doc.get("title") or "", doc.get("ipc_codes") or []
+        body = doc_body(doc.get("abstract"), doc.get("claims"))
+        texts.append(candidate_text(title, body, codes, None))
+        vectors.append(model.doc_vector(Doc(doc["patent_id"], title, body, codes)) if model is not None else None)
+    return Prepared(docs, texts, vectors, _regions(docs) if docs else {})
+
+
+def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, prepared: Prepared,
          explain: int | None = None):
     """(score, reasons, doc) best first; which words matched is worked out for the first `explain`."""
-    if not docs:
+    if not prepared.docs:
         return []
-    candidates = []
-    for doc in docs:
-        body = doc_body(doc.get("abstract"), doc.get("claims"))
-        cosine = None
-        if model is not None and analysis.vector is not None:
-            vector = model.doc_vector(Doc(doc["patent_id"], doc.get("title") or "", body, doc.get("ipc_codes") or []))
-            cosine = None if vector is None else float(vector @ analysis.vector)
-        candidates.append(candidate_text(doc.get("title") or "", body, doc.get("ipc_codes") or [], cosine))
+    # Per demand: the cosine and the soft matches (fresh dicts; the prepared texts are shared).
+    candidates = [replace(text, cosine=None if vector is None or analysis.vector is None
+                          else float(vector @ analysis.vector), soft={}, soft_title={})
+                  for text, vector in zip(prepared.texts, prepared.vectors, strict=True)]
     if model is not None:
         model.fill_soft_matches(analysis.weights, candidates)
     features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,
@@ -215,14 +227,13 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
                                       avg_len=model.avg_len if model else 80.0, bigram_idf=analysis.bigrams,
                                       avg_bigrams=model.avg_bigrams if model else 160.0)
     weights = model.weights if model else matching.RankerWeights()
-    regions = _regions(docs)
     on = today()
     out = []
-    for doc, candidate, f in zip(docs, candidates, features, strict=True):
+    for doc, candidate, f in zip(prepared.docs, candidates, features, strict=True):
         text = matching.text_score(f, weights)
         expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
-        offer = matching.Offer(mode=doc["mode"], price_fen=doc.get("price_fen"), negotiable=bool(doc.get("negotiable")),
-                               ipc_codes=doc.get("ipc_codes") or [], regions=regions[doc["id"]],
+        offer = matching.Offer(mode=doc["mode"], price_fen=doc.get("price_fen"), ipc_codes=doc.get("ipc_codes") or [],
+                               regions=prepared.regions[doc["id"]],
                                remaining_years=patent_terms.remaining_years(expires, on))
         shared = matching.shared_ipc(wanted.ipc_hints, analysis.ipc, offer.ipc_codes)
         fit, reasons = matching.structured_fit(wanted, offer, shared)
@@ -255,7 +266,7 @@ def demands_for_listing(user: User, listing_id: int, limit: int) -> list[dict]:
     listing = db.session.get(Listing, listing_id)
     if listing is None:
         raise NotFound("listing_not_found", f"no listing {listing_id}")
-    if not (user.is_staff or user.organization_id == listing.patent.owner_organization_id):
+    if not can_manage_organization(user, listing.patent.owner_organization_id):
         raise Forbidden("not_your_listing", "only the listing's owner and staff see which demands fit it")
     return _score_demands(listing_id, limit)
 
@@ -264,16 +275,17 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> li
     docs, _ = documents_for([listing_id])
     if not docs:
         return []
-    demands = db.session.scalars(sa.select(Demand).where(live_demands_clause()).order_by(Demand.id)).all()
+    demands = db.session.scalars(sa.select(Demand).where(Demand.is_live).order_by(Demand.id)).all()
     if not demands:
         return []
     model = current_model()
+    prepared = prepare(docs, model)
     out = []
     for demand in demands:
         analysis = _demand_analysis(demand, model)
         if not analysis.weights and analysis.vector is None:
             continue
-        score, reasons, _ = rank(analysis, model, structured(demand), docs)[0]
+        score, reasons, _ = rank(analysis, model, structured(demand), prepared)[0]
         if score > floor and (reasons["matched_terms"] or reasons["related_terms"] or analysis.vector is not None):
             out.append({"demand": demand, "score": score, "reasons": reasons})
     out.sort(key=lambda item: (-item["score"], item["demand"].id))

@@ -85,8 +85,7 @@ class Structured:
 @dataclass
 class Offer:
     mode: str
-    price_fen: int | None
-    negotiable: bool
+    price_fen: int | None  # None: negotiable, nothing to compare with a budget
     ipc_codes: list[str]
     regions: list[str]  # owner's region, outlets' cities and provinces
     remaining_years: float | None
@@ -155,7 +154,6 @@ def fit_ranker(examples: list[list[tuple[list[float], int]]], l2: float = 1.0, i
     x = np.array([f + [1.0] for f, _ in rows], dtype=np.float64)
     y = np.array([y for _, y in rows], dtype=np.float64)
     sample = np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
-    w = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2)
     penalty[-1] = 0.0  # the bias is not shrunk
     # Every feature is built so that more means a better match: a negative weight could only be an

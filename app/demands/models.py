@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Organization
-from app.db import Money, TimestampMixin, UTCDateTime, enum_column
+from app.db import Money, TimestampMixin, UTCDateTime, enum_column, today
 from app.extensions import db
 
 DEMAND_STATUSES = ("open", "closed")
@@ -39,3 +40,13 @@ class Demand(TimestampMixin, db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+
+    @hybrid_property
+    def is_live(self) -> bool:
+        """Open and not past its deadline: what universities see and what new listings are matched to."""
+        return self.status == "open" and (self.deadline is None or self.deadline >= today())
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls):
+        return sa.and_(cls.status == "open", sa.or_(cls.deadline.is_(None), cls.deadline >= today()))

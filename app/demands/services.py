@@ -12,6 +12,7 @@ from app.extensions import db
 from app.patents.fields import known_fields
 from app.patents.ipc import InvalidIPC, parse_ipc
 from app.patents.models import LISTING_MODES
+from app.patents.services import can_manage_organization
 
 from .models import Demand
 
@@ -20,25 +21,14 @@ EDITABLE = ("title", "description", "fields", "ipc_hints", "budget_min_fen", "bu
 
 
 def may_see_budget(user: User | None, demand: Demand) -> bool:
-    return user is not None and (user.is_staff or user.organization_id == demand.organization_id)
+    """The posting enterprise and staff: they see the budget, change the demand and see its matches."""
+    return can_manage_organization(user, demand.organization_id)
 
 
 def _may_see(user: User | None, demand: Demand) -> bool:
-    if user is None:
-        return False
-    if user.is_staff or user.organization_id == demand.organization_id:
-        return True
-    # Universities and institutes browse open demands to offer their patents; other enterprises do
+    # Universities and institutes browse live demands to offer their patents; other enterprises do
     # not read a competitor's needs.
-    return user.role == "university" and is_live(demand)
-
-
-def is_live(demand: Demand) -> bool:
-    return demand.status == "open" and (demand.deadline is None or demand.deadline >= today())
-
-
-def live_demands_clause():
-    return sa.and_(Demand.status == "open", sa.or_(Demand.deadline.is_(None), Demand.deadline >= today()))
+    return may_see_budget(user, demand) or (user is not None and user.role == "university" and demand.is_live)
 
 
 def _organization_for(actor: User, requested: int | None) -> Organization:
@@ -111,10 +101,11 @@ def get_demand(demand_id: int, user: User | None) -> Demand:
     return demand
 
 
-def _get_managed(actor: User, demand_id: int) -> Demand:
+def get_managed_demand(actor: User, demand_id: int) -> Demand:
+    """A demand the actor may see and act on: its enterprise's, or any for staff."""
     demand = get_demand(demand_id, actor)
-    if not (actor.is_staff or actor.organization_id == demand.organization_id):
-        raise Forbidden("not_your_demand", "only the enterprise that posted a demand (or staff) may change it")
+    if not may_see_budget(actor, demand):
+        raise Forbidden("not_your_demand", "only the enterprise that posted a demand (or staff) may do this")
     return demand
 
 
@@ -123,19 +114,17 @@ def demands_query(user: User, args: dict) -> sa.Select:
     if user.is_staff:
         if args.get("organization_id") is not None:
             stmt = stmt.where(Demand.organization_id == args["organization_id"])
-        if args.get("status"):
-            stmt = stmt.where(Demand.status == args["status"])
     elif user.role == "enterprise":
         stmt = stmt.where(Demand.organization_id == user.organization_id)
-        if args.get("status"):
-            stmt = stmt.where(Demand.status == args["status"])
     else:
-        stmt = stmt.where(live_demands_clause())
+        return stmt.where(Demand.is_live).order_by(Demand.id.desc())
+    if args.get("status"):
+        stmt = stmt.where(Demand.status == args["status"])
     return stmt.order_by(Demand.id.desc())
 
 
 def update_demand(actor: User, demand_id: int, changes: dict) -> Demand:
-    demand = _get_managed(actor, demand_id)
+    demand = get_managed_demand(actor, demand_id)
     if demand.status != "open":
         raise Conflict("demand_closed", "a closed demand cannot be changed")
     changes = _clean(changes)
@@ -150,7 +139,7 @@ def update_demand(actor: User, demand_id: int, changes: dict) -> Demand:
 
 
 def close_demand(actor: User, demand_id: int, reason: str | None = None) -> Demand:
-    demand = _get_managed(actor, demand_id)
+    demand = get_managed_demand(actor, demand_id)
     if demand.status == "closed":
         raise Conflict("demand_closed", "the demand is already closed")
     demand.status = "closed"

@@ -24,6 +24,7 @@ import json
 import math
 import random
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,7 +230,7 @@ class TextModel:
         if not weights:
             return {}
         strongest = sorted(weights, key=weights.get, reverse=True)[:limit_words]
-        wv = np.asarray(self.word_vectors, dtype=np.float32)
+        wv = self.word_vectors
         sims = wv[[self.index[w] for w in strongest]] @ wv.T
         out: dict[str, float] = {}
         for j, word in enumerate(strongest):
@@ -481,7 +482,7 @@ def _matrix(doc_words, index, weight) -> sparse.csr_matrix:
 def _randomized_svd(matrix, k: int, seed: int, oversample: int = 20, iterations: int = 4):
     """Halko-Martinsson-Tropp: a few passes over the sparse matrix instead of ARPACK's many."""
     rng = np.random.default_rng(seed)
-    m, n = matrix.shape
+    n = matrix.shape[1]
     width = min(n, k + oversample)
     y = matrix @ rng.standard_normal((n, width)).astype(np.float32)
     q, _ = np.linalg.qr(y)
@@ -502,8 +503,8 @@ def _unit_rows(a: np.ndarray) -> np.ndarray:
 _PURPOSE = re.compile("解决|克服|避免|防止|减少|降低|提高|实现|便于|适用|能够|有效|问题|缺点|不足")
 
 
-def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tuple[int, str]]:
-    """(document row, query) pairs that read like demands rather than like the patent: preferably a
+def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tuple[int, str, str]]:
+    """(document row, sentence, query) triples whose queries read like demands rather than like the patent: preferably a
     sentence about what the invention is for (what it solves, improves, avoids), since a demand
     describes a problem and a goal; never the first sentence (it restates the title); and with a
     third of its words dropped, since a demand shares only part of a patent's vocabulary."""
@@ -617,7 +618,7 @@ def _paraphrase(model: TextModel, query: str, rng: random.Random, rate: float = 
     for token in query.split(" "):
         i = model.index.get(token)
         if i is not None and len(token) >= 2 and rng.random() < rate:
-            sims = np.asarray(wv, dtype=np.float32) @ np.asarray(wv[i], dtype=np.float32)
+            sims = wv @ wv[i]
             sims[i] = -1.0
             best = np.argpartition(-sims, 3)[:3]
             choices = [model.vocabulary[j] for j in best if sims[j] >= RELATED_THRESHOLD]
@@ -650,16 +651,8 @@ def _save(directory: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     (tmp / "bigrams.json").write_text(json.dumps(meta.pop("bigrams"), ensure_ascii=False), encoding="utf-8")
     (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     old = directory.with_name(directory.name + ".old")
-    if old.exists():
-        _remove(old)
+    shutil.rmtree(old, ignore_errors=True)
     if directory.exists():
         directory.rename(old)
     tmp.rename(directory)
-    if old.exists():
-        _remove(old)
-
-
-def _remove(path: Path) -> None:
-    for child in path.iterdir():
-        child.unlink()
-    path.rmdir()
+    shutil.rmtree(old, ignore_errors=True)

@@ -70,13 +70,7 @@ def documents_for(listing_ids: Iterable[int]) -> tuple[list[dict], list[int]]:
         .join(Organization, Organization.id == patent.c.owner_organization_id)
         .where(listing.c.id.in_(wanted))
     ).all()
-    codes: dict[int, list[str]] = defaultdict(list)
-    for patent_id, code in db.session.execute(
-        sa.select(PatentIpc.patent_id, PatentIpc.code)
-        .where(PatentIpc.patent_id.in_({row.patent_id for row in rows}))
-        .order_by(PatentIpc.patent_id, PatentIpc.position)
-    ):
-        codes[patent_id].append(code)
+    codes = ipc_codes_by_patent({row.patent_id for row in rows})
     outlets: dict[int, list[str]] = defaultdict(list)
     for listing_id, code in db.session.execute(
         sa.select(ListingOutlet.listing_id, Outlet.code).join(Outlet, Outlet.id == ListingOutlet.outlet_id)
@@ -86,6 +80,18 @@ def documents_for(listing_ids: Iterable[int]) -> tuple[list[dict], list[int]]:
     found = {row.id for row in rows}
     documents = [_document(row, codes[row.patent_id], outlets[row.id]) for row in rows]
     return documents, [i for i in wanted if i not in found]
+
+
+def ipc_codes_by_patent(patent_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each patent's IPC codes, main code first, in one query."""
+    codes: dict[int, list[str]] = defaultdict(list)
+    for patent_id, code in db.session.execute(
+        sa.select(PatentIpc.patent_id, PatentIpc.code)
+        .where(PatentIpc.patent_id.in_(set(patent_ids)))
+        .order_by(PatentIpc.patent_id, PatentIpc.position)
+    ):
+        codes[patent_id].append(code)
+    return codes
 
 
 def listing_ids_for(events: Iterable[tuple[str, int]]) -> set[int]:

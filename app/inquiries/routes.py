@@ -4,6 +4,7 @@ from marshmallow import validate
 
 from app.api import Blueprint, PageArgs, Schema, page_schema, paginate
 from app.auth.permissions import current_user, require_role
+from app.patents.schemas import OwnerOut
 
 from . import services
 from .models import INQUIRY_STATUSES
@@ -12,11 +13,6 @@ blp = Blueprint("inquiries", __name__, url_prefix="/api/v1",
                 description="Inquiries (意向) between enterprises and patent owners, followed by staff")
 
 MESSAGE = validate.Length(min=1, max=5000)
-
-
-class OrganizationRef(Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
 
 
 class ReplyOut(Schema):
@@ -31,8 +27,8 @@ class InquiryOut(Schema):
     id = ma.fields.Integer()
     listing_id = ma.fields.Integer()
     demand_id = ma.fields.Integer(allow_none=True)
-    buyer = ma.fields.Nested(OrganizationRef)
-    seller = ma.fields.Nested(OrganizationRef)
+    buyer = ma.fields.Nested(OwnerOut)
+    seller = ma.fields.Nested(OwnerOut)
     message = ma.fields.String()
     status = ma.fields.String(metadata={"enum": list(INQUIRY_STATUSES)})
     replies = ma.fields.List(ma.fields.Nested(ReplyOut))

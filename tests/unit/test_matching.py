@@ -6,7 +6,7 @@ from app.demands import matching as m
 
 
 def offer(**overrides):
-    data = {"mode": "assignment", "price_fen": 30_000_000, "negotiable": False, "ipc_codes": ["A01K 61/80"],
+    data = {"mode": "assignment", "price_fen": 30_000_000, "ipc_codes": ["A01K 61/80"],
             "regions": ["上海", "宝山", "上海市"], "remaining_years": 12.0}
     data.update(overrides)
     return m.Offer(**data)
