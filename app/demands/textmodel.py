@@ -37,7 +37,7 @@ from search.text import normalise
 
 from . import matching
 
-FORMAT = 2
+FORMAT = 3
 DIMENSIONS = 160
 MAX_VOCABULARY = 80_000
 # Words a demand uses to talk about itself rather than its problem. The catalogue cannot teach these
@@ -57,6 +57,7 @@ RELATED_THRESHOLD = 0.45
 SOFT_THRESHOLD = 0.35
 WINDOW = 4
 PARAPHRASE_RATE = 0.8
+NEIGHBOURS = 6  # what related_terms (5) and expanded (6) read, the word itself included
 
 
 def words(text: str | None) -> list[str]:
@@ -109,6 +110,10 @@ class TextModel:
         # vocabulary x k, unit rows, from local contexts; a plain view of the mapped file, because
         # slicing a numpy memmap costs more than the arithmetic done on the slice.
         self.word_vectors = np.asarray(arrays["word_vectors"])
+        # Each word's NEIGHBOURS most similar words (itself included), most similar first: found once
+        # at training, so that a match looks them up instead of comparing with the whole vocabulary.
+        self.neighbours = np.asarray(arrays["neighbours"])
+        self.neighbour_sims = np.asarray(arrays["neighbour_sims"])
         self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
         self.doc_keys = arrays["doc_keys"]
         self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
@@ -227,17 +232,9 @@ class TextModel:
                       threshold: float = RELATED_THRESHOLD) -> dict[str, float]:
         """Catalogue words used in the same contexts as the demand's strongest words (query expansion),
         with weight = the source word's weight x similarity x 0.5 x the related word's specificity."""
-        if not weights:
-            return {}
-        strongest = sorted(weights, key=weights.get, reverse=True)[:limit_words]
-        wv = self.word_vectors
-        sims = wv[[self.index[w] for w in strongest]] @ wv.T
         out: dict[str, float] = {}
-        for j, word in enumerate(strongest):
-            order = np.argpartition(-sims[j], per_word + 1)[:per_word + 1]
-            for i in order:
-                other = self.vocabulary[i]
-                s = float(sims[j, i])
+        for word in sorted(weights, key=weights.get, reverse=True)[:limit_words]:
+            for other, i, s in self._neighbours_of(word, per_word + 1):
                 specific = float(self.specificity[i])
                 # A word that every field uses is near everything: not a synonym.
                 if (other in weights or s < threshold or self.weight[i] <= 0 or specific < MIN_RELATED_SPECIFICITY
@@ -250,17 +247,19 @@ class TextModel:
         """The demand's words and, for every one of them, the words used in the same contexts (at
         least SOFT_THRESHOLD similar), weighted by similarity: the query the soft matches imply, for
         finding candidates that share few of the demand's own words."""
-        query = [w for w in weights if w in self.index]
-        if not query:
-            return dict(weights)
-        sims = self.word_vectors[[self.index[w] for w in query]] @ self.word_vectors.T
         out = dict(weights)
-        for j, word in enumerate(query):
-            for i in np.argpartition(-sims[j], per_word)[:per_word + 1]:
-                other = self.vocabulary[i]
-                if other != word and sims[j, i] >= SOFT_THRESHOLD and other not in DEMAND_BOILERPLATE:
-                    out[other] = max(out.get(other, 0.0), weights[word] * float(sims[j, i]))
+        for word in weights:
+            for other, _, s in self._neighbours_of(word, per_word + 1):
+                if other != word and s >= SOFT_THRESHOLD and other not in DEMAND_BOILERPLATE:
+                    out[other] = max(out.get(other, 0.0), weights[word] * s)
         return out
+
+    def _neighbours_of(self, word: str, count: int) -> list[tuple[str, int, float]]:
+        row = self.index.get(word)
+        if row is None:
+            return []
+        return [(self.vocabulary[i], int(i), float(s))
+                for i, s in zip(self.neighbours[row, :count], self.neighbour_sims[row, :count], strict=True)]
 
     def fill_soft_matches(self, weights: dict[str, float], candidates: list[matching.CandidateText]) -> None:
         """For each demand word and candidate, the word's best similarity to a word of the listing
@@ -346,6 +345,9 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     say("word vectors from local contexts")
     word_vectors = _word_vectors(docs, index, k, seed)
 
+    say("nearest words")
+    neighbours, neighbour_sims = _nearest_words(word_vectors)
+
     say("IPC centroids")
     centroids = np.zeros((len(subclasses), k), dtype=np.float32)
     for row, sub in enumerate(subclass_of):
@@ -359,11 +361,13 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
                   "ranker": matching.RankerWeights().as_dict(), "documents": n, "dimensions": k,
                   "version": f"lsa{k}-v{len(vocabulary)}-d{n}-s{seed}",
                   "arrays": ["idf", "specificity", "weight", "term_vectors", "doc_vectors", "doc_keys", "centroids",
-                             "bigram_df", "word_vectors", "postings_data", "postings_indices", "postings_indptr"]}
+                             "bigram_df", "word_vectors", "neighbours", "neighbour_sims", "postings_data",
+                             "postings_indices", "postings_indptr"]}
     arrays = {"idf": idf, "specificity": specificity.astype(np.float32), "weight": weight.astype(np.float32),
               "term_vectors": term_vectors, "doc_vectors": doc_vectors,
               "doc_keys": np.array([d.key for d in docs], dtype=np.int64), "centroids": centroids,
               "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32), "word_vectors": word_vectors,
+              "neighbours": neighbours, "neighbour_sims": neighbour_sims,
               "postings_data": postings.data, "postings_indices": postings.indices, "postings_indptr": postings.indptr}
     model = TextModel(Path(directory), model_meta, arrays)
 
@@ -440,6 +444,23 @@ def _word_vectors(docs: list[Doc], index: dict[str, int], k: int, seed: int) -> 
     dims = max(2, min(k, size - 1))
     u, sigma, _ = _randomized_svd(ppmi, dims, seed)
     return _unit_rows((u * np.sqrt(sigma)).astype(np.float32))
+
+
+def _nearest_words(word_vectors: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Each word's NEIGHBOURS most similar words (cosine of unit vectors), most similar first; in
+    chunks of rows, so that the similarity matrix is never whole in memory."""
+    size = len(word_vectors)
+    count = min(NEIGHBOURS, size)
+    neighbours = np.zeros((size, count), dtype=np.int32)
+    sims = np.zeros((size, count), dtype=np.float32)
+    for start in range(0, size, chunk):
+        block = word_vectors[start:start + chunk] @ word_vectors.T
+        top = np.argpartition(-block, count - 1, axis=1)[:, :count]
+        values = np.take_along_axis(block, top, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        neighbours[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+        sims[start:start + chunk] = np.take_along_axis(values, order, axis=1)
+    return neighbours, sims
 
 
 def _postings(doc_words, index, k1: float = 1.2, b: float = 0.75) -> sparse.csr_matrix:
