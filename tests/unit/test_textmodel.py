@@ -116,3 +116,12 @@ def test_soft_query_and_word_postings_find_documents_by_related_words(model):
     assert found and all(1 <= key <= 14 for key, _ in found)  # the fish-farming documents
     assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
     assert model.lexical_documents({"量子纠缠": 1.0}, 5) == []
+
+
+def test_each_words_nearest_words_are_found_at_training(model):
+    row = model.index["鱼塘"]
+    assert model.neighbours[row, 0] == row  # a unit vector is nearest to itself
+    sims = model.neighbour_sims[row]
+    assert list(sims) == sorted(sims, reverse=True)
+    direct = model.word_vectors @ model.word_vectors[row]
+    assert sims[1] == pytest.approx(np.sort(direct)[-2], abs=1e-5)
