@@ -36,7 +36,7 @@ from search import SearchUnavailable
 from search.base import Hit
 from search.text import highlight
 
-from . import matching
+from . import encoder, matching
 from .models import Demand
 from .textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, candidate_text, words
 
@@ -48,6 +48,7 @@ ENGINE_WORDS = 6
 MAX_BIGRAM_SHARE = 0.02
 LATENT_CANDIDATES = 40
 LEXICAL_CANDIDATES = 40
+DENSE_CANDIDATES = 40
 CLAIMS_PREFIX = 400  # the claims' opening: what is claimed, before the dependent details
 NOTIFY_THRESHOLD = 0.5
 
@@ -101,6 +102,7 @@ class Analysis:
     vector: np.ndarray | None
     ipc: dict[str, float]
     bigrams: dict[str, float]
+    dense: np.ndarray | None = None  # the pretrained encoder's vector of the demand (with a model)
 
 
 def analyse(text: str, model: TextModel | None) -> Analysis:
@@ -113,7 +115,8 @@ def analyse(text: str, model: TextModel | None) -> Analysis:
     weights = model.term_weights(text)
     related = model.related_terms(weights)
     vector = model.vector({**weights, **related})
-    return Analysis(weights, related, vector, model.ipc_probabilities(vector), model.bigram_weights(text))
+    return Analysis(weights, related, vector, model.ipc_probabilities(vector), model.bigram_weights(text),
+                    encoder.queries([text])[0])
 
 
 def demand_text(demand: Demand) -> str:
@@ -175,13 +178,15 @@ def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
             raise ServiceUnavailable("search_unavailable", "matching needs the search engine right now") from exc
         from_engine = []  # the latent space alone still finds candidates
     from_model: list[int] = []
-    if model is not None and analysis.vector is not None:
-        # The model's own candidates: nearest in the latent space, and most weighted words (with
-        # their relatives) over the catalogue it was trained on.
+    if model is not None:
+        # The model's own candidates: nearest in the latent space, most weighted words (with their
+        # relatives) over the catalogue it was trained on, and nearest titles by the encoder (which
+        # finds a patent even when the demand shares no word with it).
         patent_ids = list(dict.fromkeys(
             [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
             + [key for key, _ in model.lexical_documents(model.expanded({**analysis.related, **analysis.weights}),
-                                                         LEXICAL_CANDIDATES)]))
+                                                         LEXICAL_CANDIDATES)]
+            + [key for key, _ in model.nearest_titles(analysis.dense, DENSE_CANDIDATES)]))
         if patent_ids:
             order = {pid: i for i, pid in enumerate(patent_ids)}
             rows = db.session.execute(sa.select(Listing.id, Listing.patent_id).where(
@@ -199,16 +204,18 @@ class Prepared:
     texts: list[matching.CandidateText]
     vectors: list[np.ndarray | None]
     regions: dict[int, list[str]]
+    title_vectors: list[np.ndarray | None]
 
 
 def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
-    texts, vectors = [], []
+    texts, vectors, title_vectors = [], [], []
     for doc in docs:
         title, codes = doc.get("title") or "", doc.get("ipc_codes") or []
         body = doc_body(doc.get("abstract"), doc.get("claims"))
         texts.append(candidate_text(title, body, codes, None))
         vectors.append(model.doc_vector(Doc(doc["patent_id"], title, body, codes)) if model is not None else None)
-    return Prepared(docs, texts, vectors, _regions(docs) if docs else {})
+        title_vectors.append(model.title_vector(doc["patent_id"], title) if model is not None else None)
+    return Prepared(docs, texts, vectors, _regions(docs) if docs else {}, title_vectors)
 
 
 def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, prepared: Prepared,
@@ -218,8 +225,10 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
         return []
     # Per demand: the cosine and the soft matches (fresh dicts; the prepared texts are shared).
     candidates = [replace(text, cosine=None if vector is None or analysis.vector is None
-                          else float(vector @ analysis.vector), soft={}, soft_title={})
-                  for text, vector in zip(prepared.texts, prepared.vectors, strict=True)]
+                          else float(vector @ analysis.vector), soft={}, soft_title={},
+                          dense=None if title is None or analysis.dense is None else float(title @ analysis.dense))
+                  for text, vector, title in zip(prepared.texts, prepared.vectors, prepared.title_vectors,
+                                                 strict=True)]
     if model is not None:
         model.fill_soft_matches(analysis.weights, candidates)
     features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,

@@ -19,7 +19,10 @@ TITLE_BOOST = 2.0
 # Every feature is absolute (not relative to the other candidates), so that a score means the same in
 # a demand's ranking, in a listing's list of demands and against the notification threshold.
 FEATURES = ("bm25", "bigram_bm25", "coverage", "title_coverage", "related_coverage", "soft_coverage", "soft_title",
-            "cosine", "ipc")
+            "cosine", "ipc", "dense")
+# The pretrained encoder's cosines between a demand and a title lie in a narrow band (unrelated
+# pairs about 0.85, a demand and its patent's title 0.89 to 0.93): the feature spreads that band.
+DENSE_FLOOR, DENSE_SPAN = 0.85, 0.10
 # Which listing modes serve a demand that asks for a mode: an open licence is a non-exclusive licence
 # anyone may take; an assignment also serves an enterprise that wanted exclusive rights.
 COMPATIBLE_MODES = {
@@ -48,6 +51,7 @@ class RankerWeights:
     soft_title: float = 0.5
     cosine: float = 3.0
     ipc: float = 1.0
+    dense: float = 1.0  # 0 without a trained model: its title vectors are part of it
     bias: float = -4.0
 
     def as_dict(self) -> dict:
@@ -69,6 +73,7 @@ class CandidateText:
     # judges words said in the same contexts; empty without a model.
     soft: dict[str, float] = field(default_factory=dict)
     soft_title: dict[str, float] = field(default_factory=dict)
+    dense: float | None = None  # the pretrained encoder's cosine of the demand and the listing's title
 
 
 @dataclass
@@ -122,8 +127,9 @@ def text_features(*, query_weights: dict[str, float], related_weights: dict[str,
                       TITLE_BOOST * len(c.title_bigrams) + len(c.body_bigrams), avg_bigrams)
         soft = sum(wt * c.soft.get(w, 0.0) for w, wt in query_weights.items()) / total
         soft_title = sum(wt * c.soft_title.get(w, 0.0) for w, wt in query_weights.items()) / total
+        dense = 0.0 if c.dense is None else min(1.0, max(0.0, (c.dense - DENSE_FLOOR) / DENSE_SPAN))
         out.append([math.sqrt(bm25 / ceiling), math.sqrt(grams / bigram_ceiling), coverage, title_coverage, related,
-                    soft, soft_title, max(0.0, c.cosine or 0.0), math.sqrt(ipc)])
+                    soft, soft_title, max(0.0, c.cosine or 0.0), math.sqrt(ipc), dense])
     return out
 
 

