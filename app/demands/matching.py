@@ -3,7 +3,8 @@
 The text part is a logistic re-ranker over a handful of features (weighted BM25 with the model's
 word weights, coverage of the demand's words in the whole text and in the title, coverage of the
 related words the model adds, latent-space cosine and rank, the predicted probability of the
-listing's IPC subclass). Its weights are fitted on pseudo-queries by `fit_ranker` (textmodel.train);
+listing's IPC subclass, the pretrained encoder's cosine with its title). Its weights are fitted on
+pseudo-queries by `fit_listwise` (textmodel.train);
 the defaults below are what an untrained installation uses. The structured part (budget, mode, region,
 remaining life, IPC hints) then moves the score within a band and becomes the match's reasons.
 """
@@ -183,6 +184,69 @@ def fit_ranker(examples: list[list[tuple[list[float], int]]], l2: float = 1.0, i
         active &= ~negative
     return RankerWeights(**{name: round(float(v), 4) for name, v in zip(FEATURES, w[:-1], strict=True)},
                         bias=round(float(w[-1]), 4))
+
+
+def fit_listwise(examples: list[list[tuple[list[float], int]]], l2: float = 1.0,
+                 iterations: int = 30) -> RankerWeights:
+    """Weights that rank each pseudo-query's answer first among its candidates: the answer's softmax
+    probability within its query (a conditional logit, Newton's method), which is what a ranking is
+    judged by, rather than each candidate's answer-or-not on its own. A ranking says nothing of the
+    scale of a score, so a scale and a bias are then fitted (logistic, answers and non-answers
+    weighing the same) for the score to read as a probability against the notification threshold."""
+    import numpy as np
+
+    groups = [g for g in examples if any(y for _, y in g) and not all(y for _, y in g)]
+    if not groups:
+        return RankerWeights()
+    x = np.array([f for g in groups for f, _ in g], dtype=np.float64)
+    y = np.array([y for g in groups for _, y in g], dtype=np.float64)
+    starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
+    group_of = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    active = np.ones(x.shape[1], dtype=bool)
+    w = np.zeros(x.shape[1])
+    for _ in range(x.shape[1]):  # as fit_ranker: a feature that would weigh negatively is dropped
+        w = np.zeros(x.shape[1])
+        xa = x[:, active]
+        for _ in range(iterations):
+            z = xa @ w[active]
+            z -= np.maximum.reduceat(z, starts)[group_of]
+            e = np.exp(z)
+            p = e / np.add.reduceat(e, starts)[group_of]
+            expected = np.add.reduceat(xa * p[:, None], starts, axis=0)  # per group: E_p[x]
+            gradient = expected.sum(axis=0) - xa[y == 1].sum(axis=0) + l2 * w[active]
+            second = (xa * p[:, None]).T @ xa - expected.T @ expected
+            step = np.linalg.solve(second + np.diag(np.full(active.sum(), l2 + 1e-9)), gradient)
+            w[active] -= step
+            if np.abs(step).max() < 1e-6:
+                break
+        negative = active & (w < 0)
+        if not negative.any():
+            break
+        active &= ~negative
+    w[~active] = 0.0
+    # Scale and bias: a one-feature logistic regression on the ranking score.
+    score = x @ w
+    sample = np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
+    s = np.stack([score, np.ones_like(score)], axis=1)
+    def loss(ab):
+        z = s @ ab
+        return float((sample * (np.logaddexp(0.0, z) - y * z)).sum())
+
+    ab = np.zeros(2)  # from q = 1/2 everywhere; each Newton step is halved until the loss falls
+    for _ in range(iterations):
+        q = 1.0 / (1.0 + np.exp(-np.clip(s @ ab, -40, 40)))
+        gradient = s.T @ (sample * (q - y))
+        hessian = (s * (sample * q * (1 - q))[:, None]).T @ s + np.diag([1e-9, 1e-9])
+        step = np.linalg.solve(hessian, gradient)
+        current = loss(ab)
+        while loss(ab - step) > current and np.abs(step).max() > 1e-9:
+            step /= 2
+        ab -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    scale = max(float(ab[0]), 1e-3)
+    return RankerWeights(**{name: round(float(v) * scale, 4) for name, v in zip(FEATURES, w, strict=True)},
+                        bias=round(float(ab[1]), 4))
 
 
 # -- structured signals and reasons -------------------------------------------------------------------

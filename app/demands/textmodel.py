@@ -14,7 +14,7 @@ directory, memory-mapped at start-up (so gunicorn workers share one copy), never
 - the catalogue's titles embedded by a pretrained multilingual encoder (encoder.py), which knows what
   the catalogue cannot teach (鸢尾科 is the family of 玉蝉花; 试管快繁 is a kind of 组织培养): a
   feature of the re-ranker and a source of candidates;
-- the re-ranker's weights (see matching.py), fitted on pseudo-queries: a sentence of a patent's
+- the re-ranker's weights (see matching.py), fitted listwise on pseudo-queries: a sentence of a patent's
   abstract stands for a demand, with that sentence taken out of the patent, so the answer has to be
   found through the rest of its text, as a real demand's would.
 
@@ -60,6 +60,7 @@ RELATED_THRESHOLD = 0.45
 SOFT_THRESHOLD = 0.35
 WINDOW = 4
 PARAPHRASE_RATE = 0.8
+LISTWISE_L2 = (0.1, 1.0)  # the re-ranker's regularisation, chosen on the held-out pseudo-queries
 NEIGHBOURS = 6  # what related_terms (5) and expanded (6) read, the word itself included
 
 
@@ -402,17 +403,23 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     samples = _pseudo_queries(docs, rng, pseudo_queries)
     model.temperature = model_meta["temperature"] = _fit_temperature(model, docs, samples)
     examples = _ranker_examples(model, docs, doc_words, samples)
-    # A fifth of the pseudo-queries is held out to report what the fitted weights do on queries they
-    # were not fitted on, next to the bigram BM25 feature alone (what a plain engine ranks by).
+    # A fifth of the pseudo-queries is held out: it chooses the listwise fit's regularisation and
+    # shows what the weights do on queries they were not fitted on, next to the pointwise fit and the
+    # bigram BM25 feature alone (what a plain engine ranks by).
     cut = max(1, len(examples) // 5)
-    fitted = matching.fit_ranker(examples[cut:])
     held = examples[:cut]
+    fits = {l2: matching.fit_listwise(examples[cut:], l2=l2) for l2 in LISTWISE_L2}
+    validation = {l2: _mrr(held, weights) for l2, weights in fits.items()}
+    chosen = max(LISTWISE_L2, key=lambda l2: (validation[l2], l2))
+    fitted = fits[chosen]
     bigram_only = matching.RankerWeights(**{name: 0.0 for name in matching.FEATURES}, bias=0.0)
     bigram_only.bigram_bm25 = 1.0
     model_meta["ranker"] = fitted.as_dict()
     model_meta["fit"] = {"pseudo_queries": len(samples), "fitted_on": len(examples) - cut,
-                         "examples": sum(len(e) for e in examples), "held_out": len(held),
-                         "held_out_mrr": {"fitted": _mrr(held, fitted), "bigram_bm25": _mrr(held, bigram_only),
+                         "examples": sum(len(e) for e in examples), "held_out": len(held), "l2": chosen,
+                         "held_out_mrr": {"fitted": validation[chosen],
+                                          "pointwise": _mrr(held, matching.fit_ranker(examples[cut:])),
+                                          "bigram_bm25": _mrr(held, bigram_only),
                                           "defaults": _mrr(held, matching.RankerWeights())}}
     _save(Path(directory), model_meta, arrays)
     say(f"model {model_meta['version']} written to {directory}")

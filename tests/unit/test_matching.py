@@ -149,6 +149,30 @@ def test_fit_ranker_learns_the_informative_feature_and_never_a_negative_weight()
     assert m.fit_ranker([]) == m.RankerWeights()
 
 
+def test_fit_listwise_learns_what_ranks_within_a_query_and_never_a_negative_weight():
+    def vector(**values):
+        return [values.get(name, 0.3) for name in m.FEATURES]
+
+    groups = []
+    for i in range(80):
+        # "cosine" only tells the queries apart (the same for all of a query's candidates); queries
+        # with a high one have fewer candidates, so answers are commoner among them: a pointwise fit
+        # reads that as a signal, a ranking learns nothing from it.
+        level, size = (0.9, 3) if i % 2 else (0.1, 12)
+        answer = vector(bm25=0.7 + 0.002 * i, cosine=level, ipc=0.1)
+        noise = [vector(bm25=0.3 + 0.05 * (j % 5), cosine=level, ipc=0.8) for j in range(size)]
+        groups.append([(answer, 1)] + [(f, 0) for f in noise])
+    listwise, pointwise = m.fit_listwise(groups), m.fit_ranker(groups)
+    assert pointwise.cosine > 0.5
+    assert listwise.bm25 > 1.0 and listwise.cosine < 0.05
+    assert listwise.ipc == 0.0  # dropped rather than made negative
+    assert all(value >= 0 for name, value in listwise.as_dict().items() if name != "bias")
+    for group in groups:
+        answer_score = m.text_score(group[0][0], listwise)
+        assert answer_score > 0.5 and all(answer_score > m.text_score(f, listwise) for f, _ in group[1:])
+    assert m.fit_listwise([]) == m.RankerWeights()
+
+
 def test_matched_terms_are_reported_strongest_first_without_sub_words():
     cand = candidate("不规则鱼塘 投饵", "鱼塘 饲料")
     assert m.matched_terms({"鱼塘": 2.0, "不规则鱼塘": 3.0, "饲料": 1.0, "电池": 5.0}, cand) == ["不规则鱼塘", "饲料"]
