@@ -205,11 +205,7 @@ class TextModel:
         """(patent id, cosine) of the `size` catalogue titles nearest to an encoded demand."""
         if vector is None or not len(self.doc_keys):
             return []
-        scores = self.title_vectors @ vector
-        size = min(size, len(scores))
-        top = np.argpartition(-scores, size - 1)[:size]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self.doc_keys[i]), float(scores[i])) for i in top]
+        return self._top(self.title_vectors @ vector, size)
 
     def doc_weights(self, title: str, body: str) -> dict[str, float]:
         counts = Counter(words(title) * 2 + words(body))
@@ -220,7 +216,9 @@ class TextModel:
         """(patent id, cosine) of the `size` nearest catalogue documents."""
         if vector is None or not len(self.doc_keys):
             return []
-        scores = np.asarray(self.doc_vectors) @ vector
+        return self._top(np.asarray(self.doc_vectors) @ vector, size)
+
+    def _top(self, scores: np.ndarray, size: int) -> list[tuple[int, float]]:
         size = min(size, len(scores))
         top = np.argpartition(-scores, size - 1)[:size]
         top = top[np.argsort(-scores[top])]
@@ -235,11 +233,7 @@ class TextModel:
         values = np.array([weights[self.vocabulary[r]] for r in rows], dtype=np.float32)
         scores = np.asarray(self.postings[rows].T @ values).ravel()
         size = min(size, int((scores > 0).sum()))
-        if size <= 0:
-            return []
-        top = np.argpartition(-scores, size - 1)[:size]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self.doc_keys[i]), float(scores[i])) for i in top]
+        return self._top(scores, size) if size > 0 else []
 
     def ipc_probabilities(self, vector: np.ndarray | None) -> dict[str, float]:
         if vector is None or not self.subclasses:
