@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.demands.textmodel import PSEUDO_QUERIES  # noqa: E402
 from bench.search import SHARED, load_catalogue, machine, percentiles  # noqa: E402
 
 DEMANDS = ROOT / "bench" / "data" / "demands.jsonl"
@@ -164,7 +165,7 @@ def latency(work: Path, demands: list[dict], rounds: int) -> dict:
     with app.app_context():
         if matcher.current_model() is None:
             started = time.perf_counter()
-            out["train"] = train_from_database(model_dir, dimensions=160, pseudo_queries=1500,
+            out["train"] = train_from_database(model_dir, dimensions=160, pseudo_queries=PSEUDO_QUERIES,
                                                progress=lambda m: print(f"  {m}", flush=True))
             out["train_seconds"] = round(time.perf_counter() - started, 1)
         model = matcher.current_model()
@@ -188,7 +189,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="scratch directory (kept; reused when it holds a catalogue)")
     parser.add_argument("--latency-work", type=Path, help="a bench.search --work directory to time matching on")
     parser.add_argument("--rounds", type=int, default=3, help="latency: calls per demand")
-    parser.add_argument("--pseudo-queries", type=int, default=1500)
+    parser.add_argument("--pseudo-queries", type=int, default=PSEUDO_QUERIES)
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
     if not SHARED.exists():

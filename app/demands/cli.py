@@ -13,6 +13,8 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 
+from .textmodel import PSEUDO_QUERIES
+
 matching_cli = AppGroup("matching", help="The supply-demand matching model.")
 
 
@@ -48,7 +50,7 @@ def train_from_database(directory: Path, *, dimensions: int, pseudo_queries: int
 
 @matching_cli.command("train")
 @click.option("--dimensions", default=160, show_default=True, help="Latent dimensions.")
-@click.option("--pseudo-queries", default=1500, show_default=True, help="Queries the re-ranker is fitted on.")
+@click.option("--pseudo-queries", default=PSEUDO_QUERIES, show_default=True, help="Queries the re-ranker is fitted on.")
 @click.option("--if-missing", is_flag=True, help="Do nothing when a model is already in place (make run).")
 def train_command(dimensions: int, pseudo_queries: int, if_missing: bool) -> None:
     """Build the matching model from every patent in the database and write it where the app loads it."""

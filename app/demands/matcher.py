@@ -135,7 +135,10 @@ def structured(demand: Demand) -> matching.Structured:
 def matches_for_demand(demand: Demand, limit: int) -> dict:
     started = time.perf_counter()
     model = current_model()
-    ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit)[:limit]
+    # A saved demand's analysis (the encoder's part costs ~20-40 ms) is kept per process: its owner
+    # comes back to the same matches, and reverse matching reads it too.
+    analysis = _demand_analysis(demand, model) if demand.id else None
+    ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit, analysis=analysis)[:limit]
     on = today()
     items = []
     for score, reasons, doc in ranked:
@@ -149,10 +152,11 @@ def matches_for_demand(demand: Demand, limit: int) -> dict:
             "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | None, explain: int | None = None):
+def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | None, explain: int | None = None,
+                    analysis: Analysis | None = None):
     """(score, reasons, document) of the published listings that match `text`, best first; the
     word-level reasons only for the first `explain` (all when None)."""
-    analysis = analyse(text, model)
+    analysis = analysis or analyse(text, model)
     docs, _ = documents_for(_candidates(analysis, model))
     return rank(analysis, model, wanted, prepare([d for d in docs if d["status"] in PUBLISHED], model), explain)
 
@@ -309,13 +313,15 @@ _ANALYSES_LOCK = threading.Lock()
 def _demand_analysis(demand: Demand, model: TextModel | None) -> Analysis:
     """A demand's analysis, kept per process: every listing published and every reverse match reads
     all open demands, and a demand only changes when it is edited (or the model is retrained)."""
-    key = (demand.id, demand.updated_at, model.version if model else None)
+    text = demand_text(demand)
+    # The text is part of the key: an edit within one clock tick would otherwise keep the old analysis.
+    key = (demand.id, demand.updated_at, model.version if model else None, text)
     with _ANALYSES_LOCK:  # gthread workers share the cache
         analysis = _ANALYSES.get(key)
         if analysis is not None:
             _ANALYSES.move_to_end(key)
             return analysis
-    analysis = analyse(demand_text(demand), model)
+    analysis = analyse(text, model)
     with _ANALYSES_LOCK:
         _ANALYSES[key] = analysis
         while len(_ANALYSES) > _ANALYSES_KEPT:

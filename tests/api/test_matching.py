@@ -102,8 +102,14 @@ def test_a_trained_model_is_loaded_and_used(client, app, world, catalogue, tmp_p
     app.config["MATCHING_MODEL_DIR"] = str(model_dir)
     try:
         body = matches(client, world.enterprise, demand.id)
+        # The demand's analysis is kept per process; an edit must not be answered from the old one.
+        edited = client.patch(f"/api/v1/demands/{demand.id}", headers=world.enterprise.headers,
+                              json={"title": "储能电池寿命短", "description": "钠离子电池正极材料循环寿命不够，想提高。"})
+        assert edited.status_code == 200, edited.get_json()
+        after = matches(client, world.enterprise, demand.id)
     finally:
         app.config["MATCHING_MODEL_DIR"] = None
+    assert after["items"][0]["listing_id"] == catalogue["一种钠离子电池正极材料及其制备方法"].id
     check_shape(body)
     assert body["model"] == summary["version"]
     assert body["items"][0]["listing_id"] == catalogue["一种自动投饵装置"].id
