@@ -46,7 +46,7 @@ ENGINE_CANDIDATES = 50
 ENGINE_BIGRAMS = 16
 ENGINE_WORDS = 6
 MAX_BIGRAM_SHARE = 0.02
-LATENT_CANDIDATES = 40
+LATENT_CANDIDATES = 20
 LEXICAL_CANDIDATES = 40
 DENSE_CANDIDATES = 40
 CLAIMS_PREFIX = 400  # the claims' opening: what is claimed, before the dependent details
@@ -105,7 +105,8 @@ class Analysis:
     dense: np.ndarray | None = None  # the pretrained encoder's vector of the demand (with a model)
 
 
-def analyse(text: str, model: TextModel | None) -> Analysis:
+def analyse(text: str, model: TextModel | None, dense: np.ndarray | None = None) -> Analysis:
+    """What matching reads of a demand's text; `dense`: its encoder vector when one is stored."""
     if model is None:
         # Without the catalogue's statistics a lone character (的, 是) cannot be judged: left out.
         counts = Counter(w for w in words(text) if len(w) > 1 and w not in DEMAND_BOILERPLATE)
@@ -116,7 +117,11 @@ def analyse(text: str, model: TextModel | None) -> Analysis:
     related = model.related_terms(weights)
     vector = model.vector({**weights, **related})
     return Analysis(weights, related, vector, model.ipc_probabilities(vector), model.bigram_weights(text),
-                    encoder.queries([text])[0])
+                    encoder.queries([text])[0] if dense is None else dense)
+
+
+def stored_vector(demand: Demand) -> np.ndarray | None:
+    return encoder.from_bytes(demand.text_vector, demand.text_encoder)
 
 
 def demand_text(demand: Demand) -> str:
@@ -135,9 +140,12 @@ def structured(demand: Demand) -> matching.Structured:
 def matches_for_demand(demand: Demand, limit: int) -> dict:
     started = time.perf_counter()
     model = current_model()
-    # A saved demand's analysis (the encoder's part costs ~20-40 ms) is kept per process: its owner
-    # comes back to the same matches, and reverse matching reads it too.
-    analysis = _demand_analysis(demand, model) if demand.id else None
+    # A saved demand's analysis is kept per process: its owner comes back to the same matches, and
+    # reverse matching reads it too. Its encoder vector was stored when its text was written.
+    if demand.id:
+        analysis = _demand_analysis(demand, model)
+    else:
+        analysis = analyse(demand_text(demand), model, stored_vector(demand))
     ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit, analysis=analysis)[:limit]
     on = today()
     items = []
@@ -321,7 +329,7 @@ def _demand_analysis(demand: Demand, model: TextModel | None) -> Analysis:
         if analysis is not None:
             _ANALYSES.move_to_end(key)
             return analysis
-    analysis = analyse(text, model)
+    analysis = analyse(text, model, stored_vector(demand))
     with _ANALYSES_LOCK:
         _ANALYSES[key] = analysis
         while len(_ANALYSES) > _ANALYSES_KEPT:

@@ -206,6 +206,8 @@ def fit_listwise(examples: list[list[tuple[list[float], int]]], l2: float = 1.0,
     w = np.zeros(x.shape[1])
     for _ in range(x.shape[1]):  # as fit_ranker: a feature that would weigh negatively is dropped
         w = np.zeros(x.shape[1])
+        if not active.any():
+            break
         xa = x[:, active]
         for _ in range(iterations):
             z = xa @ w[active]

@@ -38,6 +38,10 @@ class Demand(TimestampMixin, db.Model):
     deadline: Mapped[date | None] = mapped_column(sa.Date)
     status: Mapped[str] = mapped_column(enum_column(*DEMAND_STATUSES, name="demand_status"), default="open")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The pretrained encoder's vector of the demand's text (float32 bytes) and which encoder made it:
+    # worked out when the text is written, so that reading matches does not pay for it (~40-80 ms).
+    text_vector: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    text_encoder: Mapped[str | None] = mapped_column(sa.String(64))
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
 

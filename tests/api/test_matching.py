@@ -104,7 +104,7 @@ def test_a_trained_model_is_loaded_and_used(client, app, world, catalogue, tmp_p
         body = matches(client, world.enterprise, demand.id)
         # The demand's analysis is kept per process; an edit must not be answered from the old one.
         edited = client.patch(f"/api/v1/demands/{demand.id}", headers=world.enterprise.headers,
-                              json={"title": "储能电池寿命短", "description": "钠离子电池正极材料循环寿命不够，想提高。"})
+                              json={"title": "储能电池寿命短", "description": "钠离子电池正极材料循环寿命不够。"})
         assert edited.status_code == 200, edited.get_json()
         after = matches(client, world.enterprise, demand.id)
     finally:

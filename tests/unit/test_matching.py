@@ -171,6 +171,9 @@ def test_fit_listwise_learns_what_ranks_within_a_query_and_never_a_negative_weig
         answer_score = m.text_score(group[0][0], listwise)
         assert answer_score > 0.5 and all(answer_score > m.text_score(f, listwise) for f, _ in group[1:])
     assert m.fit_listwise([]) == m.RankerWeights()
+    # Every feature speaking against the answers: all are dropped, and the fit still returns.
+    against = [[(vector(bm25=0.1), 1), (vector(bm25=0.9), 0)] for _ in range(5)]
+    assert all(value == 0 for name, value in m.fit_listwise(against).as_dict().items() if name != "bias")
 
 
 def test_matched_terms_are_reported_strongest_first_without_sub_words():
