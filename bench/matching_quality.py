@@ -154,7 +154,7 @@ def evaluate(app, demands: list[dict]) -> dict:
 
 def latency(work: Path, demands: list[dict], rounds: int) -> dict:
     from app import create_app
-    from app.demands import encoder, matcher
+    from app.demands import matcher
     from app.demands.cli import train_from_database
     from app.demands.models import Demand
 
@@ -180,8 +180,7 @@ def latency(work: Path, demands: list[dict], rounds: int) -> dict:
         for d in demands:
             demand = Demand(id=0, title=d["title"], description=d["description"], modes=[], ipc_hints=[])
             started = time.perf_counter()
-            demand.text_vector = encoder.to_bytes(encoder.queries([matcher.demand_text(demand)])[0])
-            demand.text_encoder = encoder.NAME
+            matcher.store_vector(demand)
             encode.append((time.perf_counter() - started) * 1000)
             stored.append(demand)
         for _ in range(rounds):

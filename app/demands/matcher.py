@@ -124,6 +124,12 @@ def stored_vector(demand: Demand) -> np.ndarray | None:
     return encoder.from_bytes(demand.text_vector, demand.text_encoder)
 
 
+def store_vector(demand: Demand) -> None:
+    """Encode the demand's text now (when it is written), for stored_vector to read at every match."""
+    demand.text_vector = encoder.to_bytes(encoder.queries([demand_text(demand)])[0])
+    demand.text_encoder = encoder.NAME
+
+
 def demand_text(demand: Demand) -> str:
     return f"{demand.title}。{demand.description}"
 
@@ -140,13 +146,8 @@ def structured(demand: Demand) -> matching.Structured:
 def matches_for_demand(demand: Demand, limit: int) -> dict:
     started = time.perf_counter()
     model = current_model()
-    # A saved demand's analysis is kept per process: its owner comes back to the same matches, and
-    # reverse matching reads it too. Its encoder vector was stored when its text was written.
-    if demand.id:
-        analysis = _demand_analysis(demand, model)
-    else:
-        analysis = analyse(demand_text(demand), model, stored_vector(demand))
-    ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit, analysis=analysis)[:limit]
+    ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit,
+                             analysis=_demand_analysis(demand, model))[:limit]
     on = today()
     items = []
     for score, reasons, doc in ranked:
@@ -164,7 +165,7 @@ def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | N
                     analysis: Analysis | None = None):
     """(score, reasons, document) of the published listings that match `text`, best first; the
     word-level reasons only for the first `explain` (all when None)."""
-    analysis = analysis or analyse(text, model)
+    analysis = analyse(text, model) if analysis is None else analysis
     docs, _ = documents_for(_candidates(analysis, model))
     return rank(analysis, model, wanted, prepare([d for d in docs if d["status"] in PUBLISHED], model), explain)
 
@@ -319,9 +320,12 @@ _ANALYSES_LOCK = threading.Lock()
 
 
 def _demand_analysis(demand: Demand, model: TextModel | None) -> Analysis:
-    """A demand's analysis, kept per process: every listing published and every reverse match reads
-    all open demands, and a demand only changes when it is edited (or the model is retrained)."""
+    """A demand's analysis, kept per process: its owner comes back to the same matches, every listing
+    published and every reverse match reads all open demands, and a demand only changes when it is
+    edited (or the model is retrained). An unsaved demand (no id) is analysed and not kept."""
     text = demand_text(demand)
+    if not demand.id:
+        return analyse(text, model, stored_vector(demand))
     # The text is part of the key: an edit within one clock tick would otherwise keep the old analysis.
     key = (demand.id, demand.updated_at, model.version if model else None, text)
     with _ANALYSES_LOCK:  # gthread workers share the cache

@@ -160,7 +160,7 @@ def fit_ranker(examples: list[list[tuple[list[float], int]]], l2: float = 1.0, i
         return RankerWeights()
     x = np.array([f + [1.0] for f, _ in rows], dtype=np.float64)
     y = np.array([y for _, y in rows], dtype=np.float64)
-    sample = np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
+    sample = _balanced(y)
     penalty = np.full(x.shape[1], l2)
     penalty[-1] = 0.0  # the bias is not shrunk
     # Every feature is built so that more means a better match: a negative weight could only be an
@@ -203,7 +203,6 @@ def fit_listwise(examples: list[list[tuple[list[float], int]]], l2: float = 1.0,
     starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
     group_of = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
     active = np.ones(x.shape[1], dtype=bool)
-    w = np.zeros(x.shape[1])
     for _ in range(x.shape[1]):  # as fit_ranker: a feature that would weigh negatively is dropped
         w = np.zeros(x.shape[1])
         if not active.any():
@@ -228,8 +227,9 @@ def fit_listwise(examples: list[list[tuple[list[float], int]]], l2: float = 1.0,
     w[~active] = 0.0
     # Scale and bias: a one-feature logistic regression on the ranking score.
     score = x @ w
-    sample = np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
+    sample = _balanced(y)
     s = np.stack([score, np.ones_like(score)], axis=1)
+
     def loss(ab):
         z = s @ ab
         return float((sample * (np.logaddexp(0.0, z) - y * z)).sum())
@@ -249,6 +249,14 @@ def fit_listwise(examples: list[list[tuple[list[float], int]]], l2: float = 1.0,
     scale = max(float(ab[0]), 1e-3)
     return RankerWeights(**{name: round(float(v) * scale, 4) for name, v in zip(FEATURES, w, strict=True)},
                         bias=round(float(ab[1]), 4))
+
+
+def _balanced(y):
+    """Sample weights under which answers and non-answers weigh the same in total (one answer among
+    dozens per query), scaled to sum to the number of samples."""
+    import numpy as np
+
+    return np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
 
 
 # -- structured signals and reasons -------------------------------------------------------------------

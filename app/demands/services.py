@@ -14,8 +14,7 @@ from app.patents.ipc import InvalidIPC, parse_ipc
 from app.patents.models import LISTING_MODES
 from app.patents.services import can_manage_organization
 
-from . import encoder
-from .matcher import demand_text
+from .matcher import store_vector
 from .models import Demand
 
 EDITABLE = ("title", "description", "fields", "ipc_hints", "budget_min_fen", "budget_max_fen", "modes", "region",
@@ -84,18 +83,13 @@ def _check_budget(demand: Demand) -> None:
         raise Invalid("budget_range_inverted", "budget_min_fen is above budget_max_fen", field="budget_min_fen")
 
 
-def _encode(demand: Demand) -> None:
-    demand.text_vector = encoder.to_bytes(encoder.queries([demand_text(demand)])[0])
-    demand.text_encoder = encoder.NAME
-
-
 def create_demand(actor: User, data: dict) -> Demand:
     data = _clean(data)
     org = _organization_for(actor, data.pop("organization_id", None))
     demand = Demand(organization_id=org.id, created_by_user_id=actor.id, status="open",
                     **{key: data[key] for key in EDITABLE if key in data})
     _check_budget(demand)
-    _encode(demand)
+    store_vector(demand)
     db.session.add(demand)
     db.session.flush()
     record("demand", demand.id, "create", actor, to_status="open")
@@ -141,7 +135,7 @@ def update_demand(actor: User, demand_id: int, changes: dict) -> Demand:
         setattr(demand, key, value)
     _check_budget(demand)
     if {"title", "description"} & set(changes):
-        _encode(demand)
+        store_vector(demand)
     db.session.flush()
     record("demand", demand.id, "update", actor,
            changes={key: [str(before[key]), str(value)] for key, value in changes.items() if before[key] != value})

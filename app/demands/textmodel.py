@@ -640,14 +640,14 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
         lexical = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))[:pool]
         latent = [(int(model.key_row[key]), cos) for key, cos in model.nearest_documents(vector, pool + 1)
                   if int(model.key_row[key]) != row][:pool]
-        titles = [(int(model.key_row[key]), cos) for key, cos in model.nearest_titles(dense_query, pool + 1)
+        dense = model.title_vectors @ dense_query  # every title's cosine, once per query
+        titles = [(int(model.key_row[key]), cos) for key, cos in model._top(dense, pool + 1)
                   if int(model.key_row[key]) != row][:pool]
         target_overlap = sum(wt for w, wt in weights.items() if w in held_words)
         target_cosine = _cosine(held_vector, vector) or 0.0
-        target_dense = float(model.title_vectors[row] @ dense_query)
         retrieved = ((len(lexical) < pool or target_overlap >= lexical[-1][1])
                      or (len(latent) < pool or target_cosine >= latent[-1][1])
-                     or (len(titles) < pool or target_dense >= titles[-1][1]))
+                     or (len(titles) < pool or dense[row] >= titles[-1][1]))
         if not retrieved:
             continue
         rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent] + [r for r, _ in titles]))
@@ -656,7 +656,7 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
         texts = [candidate_text(c.title, c.body, c.ipc, _cosine(v, vector)) for c, v in zip(candidates, vectors,
                                                                                            strict=True)]
         for text, r in zip(texts, rows, strict=True):
-            text.dense = float(model.title_vectors[r] @ dense_query)
+            text.dense = float(dense[r])
         model.fill_soft_matches(weights, texts)
         features = matching.text_features(
             query_weights=weights, related_weights=related, ipc_probabilities=model.ipc_probabilities(vector),
