@@ -152,7 +152,7 @@ def evaluate(app, demands: list[dict]) -> dict:
                 "per_demand": {name: r for name, r in ranks.items()}}
 
 
-def latency(work: Path, demands: list[dict], rounds: int) -> dict:
+def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int) -> dict:
     from app import create_app
     from app.demands import matcher
     from app.demands.cli import train_from_database
@@ -165,7 +165,7 @@ def latency(work: Path, demands: list[dict], rounds: int) -> dict:
     with app.app_context():
         if matcher.current_model() is None:
             started = time.perf_counter()
-            out["train"] = train_from_database(model_dir, dimensions=160, pseudo_queries=PSEUDO_QUERIES,
+            out["train"] = train_from_database(model_dir, dimensions=160, pseudo_queries=pseudo_queries,
                                                progress=lambda m: print(f"  {m}", flush=True))
             out["train_seconds"] = round(time.perf_counter() - started, 1)
         model = matcher.current_model()
@@ -240,7 +240,7 @@ def main() -> int:
         for name, m in report["quality"]["systems"].items():
             print(f"{name:<18} {m}")
     if args.latency_work:
-        report["latency"] = latency(args.latency_work, demands, args.rounds)
+        report["latency"] = latency(args.latency_work, demands, args.rounds, args.pseudo_queries)
         for key in ("matches_ms", "matches_cold_ms", "encode_demand_ms"):
             print(key, report["latency"][key])
     out = ROOT / "bench" / "results" / "matching-quality.json"

@@ -193,13 +193,13 @@ def _candidates(analysis: Analysis, model: TextModel | None) -> list[int]:
     from_model: list[int] = []
     if model is not None:
         # The model's own candidates: nearest in the latent space, most weighted words (with their
-        # relatives) over the catalogue it was trained on, and nearest titles by the encoder (which
+        # relatives) over the catalogue it was trained on, and nearest passages by the encoder (which
         # finds a patent even when the demand shares no word with it).
         patent_ids = list(dict.fromkeys(
             [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
             + [key for key, _ in model.lexical_documents(model.expanded({**analysis.related, **analysis.weights}),
                                                          LEXICAL_CANDIDATES)]
-            + [key for key, _ in model.nearest_titles(analysis.dense, DENSE_CANDIDATES)]))
+            + [key for key, _ in model.nearest_passages(analysis.dense, DENSE_CANDIDATES)]))
         if patent_ids:
             order = {pid: i for i, pid in enumerate(patent_ids)}
             rows = db.session.execute(sa.select(Listing.id, Listing.patent_id).where(
@@ -217,18 +217,18 @@ class Prepared:
     texts: list[matching.CandidateText]
     vectors: list[np.ndarray | None]
     regions: dict[int, list[str]]
-    title_vectors: list[np.ndarray | None]
+    passage_vectors: list[np.ndarray | None]
 
 
 def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
-    texts, vectors, title_vectors = [], [], []
+    texts, vectors, passage_vectors = [], [], []
     for doc in docs:
         title, codes = doc.get("title") or "", doc.get("ipc_codes") or []
         body = doc_body(doc.get("abstract"), doc.get("claims"))
         texts.append(candidate_text(title, body, codes, None))
         vectors.append(model.doc_vector(Doc(doc["patent_id"], title, body, codes)) if model is not None else None)
-        title_vectors.append(model.title_vector(doc["patent_id"], title) if model is not None else None)
-    return Prepared(docs, texts, vectors, _regions(docs) if docs else {}, title_vectors)
+        passage_vectors.append(model.passage_vector(doc["patent_id"], title, body) if model is not None else None)
+    return Prepared(docs, texts, vectors, _regions(docs) if docs else {}, passage_vectors)
 
 
 def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, prepared: Prepared,
@@ -239,15 +239,17 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
     # Per demand: the cosine and the soft matches (fresh dicts; the prepared texts are shared).
     candidates = [replace(text, cosine=None if vector is None or analysis.vector is None
                           else float(vector @ analysis.vector), soft={}, soft_title={},
-                          dense=None if title is None or analysis.dense is None else float(title @ analysis.dense))
-                  for text, vector, title in zip(prepared.texts, prepared.vectors, prepared.title_vectors,
+                          dense=None if dense is None or analysis.dense is None else float(dense @ analysis.dense))
+                  for text, vector, dense in zip(prepared.texts, prepared.vectors, prepared.passage_vectors,
                                                  strict=True)]
     if model is not None:
         model.fill_soft_matches(analysis.weights, candidates)
     features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,
                                       ipc_probabilities=analysis.ipc, candidates=candidates,
                                       avg_len=model.avg_len if model else 80.0, bigram_idf=analysis.bigrams,
-                                      avg_bigrams=model.avg_bigrams if model else 160.0)
+                                      avg_bigrams=model.avg_bigrams if model else 160.0,
+                                      dense_band=(model.dense_floor, model.dense_span) if model
+                                      else (matching.DENSE_FLOOR, matching.DENSE_SPAN))
     weights = model.weights if model else matching.RankerWeights()
     on = today()
     out = []

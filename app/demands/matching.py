@@ -3,7 +3,7 @@
 The text part is a logistic re-ranker over a handful of features (weighted BM25 with the model's
 word weights, coverage of the demand's words in the whole text and in the title, coverage of the
 related words the model adds, latent-space cosine and rank, the predicted probability of the
-listing's IPC subclass, the pretrained encoder's cosine with its title). Its weights are fitted on
+listing's IPC subclass, the pretrained encoder's cosine with its passage). Its weights are fitted on
 pseudo-queries by `fit_listwise` (textmodel.train);
 the defaults below are what an untrained installation uses. The structured part (budget, mode, region,
 remaining life, IPC hints) then moves the score within a band and becomes the match's reasons.
@@ -21,8 +21,9 @@ TITLE_BOOST = 2.0
 # a demand's ranking, in a listing's list of demands and against the notification threshold.
 FEATURES = ("bm25", "bigram_bm25", "coverage", "title_coverage", "related_coverage", "soft_coverage", "soft_title",
             "cosine", "ipc", "dense")
-# The pretrained encoder's cosines between a demand and a title lie in a narrow band (unrelated
-# pairs about 0.85, a demand and its patent's title 0.89 to 0.93): the feature spreads that band.
+# The pretrained encoder's cosines between a demand and a passage lie in a narrow band (unrelated pairs
+# about 0.85, a demand and its patent 0.89 to 0.93): the feature spreads that band over [0, 1]. A
+# trained model measures the band on its own catalogue; these are the defaults.
 DENSE_FLOOR, DENSE_SPAN = 0.85, 0.10
 # Which listing modes serve a demand that asks for a mode: an open licence is a non-exclusive licence
 # anyone may take; an assignment also serves an enterprise that wanted exclusive rights.
@@ -52,7 +53,7 @@ class RankerWeights:
     soft_title: float = 0.5
     cosine: float = 3.0
     ipc: float = 1.0
-    dense: float = 1.0  # 0 without a trained model: its title vectors are part of it
+    dense: float = 1.0  # 0 without a trained model: its passage vectors are part of it
     bias: float = -4.0
 
     def as_dict(self) -> dict:
@@ -74,7 +75,7 @@ class CandidateText:
     # judges words said in the same contexts; empty without a model.
     soft: dict[str, float] = field(default_factory=dict)
     soft_title: dict[str, float] = field(default_factory=dict)
-    dense: float | None = None  # the pretrained encoder's cosine of the demand and the listing's title
+    dense: float | None = None  # the pretrained encoder's cosine of the demand and the listing's passage
 
 
 @dataclass
@@ -103,7 +104,8 @@ class Offer:
 def text_features(*, query_weights: dict[str, float], related_weights: dict[str, float],
                   ipc_probabilities: dict[str, float], candidates: list[CandidateText],
                   avg_len: float, bigram_idf: dict[str, float] | None = None,
-                  avg_bigrams: float = 1.0) -> list[list[float]]:
+                  avg_bigrams: float = 1.0,
+                  dense_band: tuple[float, float] = (DENSE_FLOOR, DENSE_SPAN)) -> list[list[float]]:
     """One feature vector (in FEATURES order) per candidate; values are in [0, 1]. The engine's own
     order is not a feature: the two engines score differently, and the features must mean the same
     on both."""
@@ -128,7 +130,7 @@ def text_features(*, query_weights: dict[str, float], related_weights: dict[str,
                       TITLE_BOOST * len(c.title_bigrams) + len(c.body_bigrams), avg_bigrams)
         soft = sum(wt * c.soft.get(w, 0.0) for w, wt in query_weights.items()) / total
         soft_title = sum(wt * c.soft_title.get(w, 0.0) for w, wt in query_weights.items()) / total
-        dense = 0.0 if c.dense is None else min(1.0, max(0.0, (c.dense - DENSE_FLOOR) / DENSE_SPAN))
+        dense = 0.0 if c.dense is None else min(1.0, max(0.0, (c.dense - dense_band[0]) / dense_band[1]))
         out.append([math.sqrt(bm25 / ceiling), math.sqrt(grams / bigram_ceiling), coverage, title_coverage, related,
                     soft, soft_title, max(0.0, c.cosine or 0.0), math.sqrt(ipc), dense])
     return out

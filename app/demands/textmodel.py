@@ -11,9 +11,10 @@ directory, memory-mapped at start-up (so gunicorn workers share one copy), never
   and 喂料 lands near patents about 养殖池 and 投饵 even when they share no word;
 - an IPC predictor: subclass centroids in that space, turned into probabilities by a softmax whose
   temperature is fitted on pseudo-queries;
-- the catalogue's titles embedded by a pretrained multilingual encoder (encoder.py), which knows what
-  the catalogue cannot teach (鸢尾科 is the family of 玉蝉花; 试管快繁 is a kind of 组织培养): a
-  feature of the re-ranker and a source of candidates;
+- each patent's passage (its title and the opening of its abstract) embedded by a pretrained
+  multilingual encoder (encoder.py), which knows what the catalogue cannot teach (鸢尾科 is the family
+  of 玉蝉花; 试管快繁 is a kind of 组织培养): a feature of the re-ranker and a source of candidates.
+  Encoding is most of the training time, so a retrain reuses the vectors of passages it has seen;
 - the re-ranker's weights (see matching.py), fitted listwise on pseudo-queries: a sentence of a patent's
   abstract stands for a demand, with that sentence taken out of the patent, so the answer has to be
   found through the rest of its text, as a real demand's would.
@@ -23,12 +24,14 @@ This module holds the numerical parts; matching.py holds the pure scoring that c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
 import re
 import shutil
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +43,7 @@ from search.text import normalise
 
 from . import encoder, matching
 
-FORMAT = 4
+FORMAT = 5
 DIMENSIONS = 160
 MAX_VOCABULARY = 80_000
 # Words a demand uses to talk about itself rather than its problem. The catalogue cannot teach these
@@ -65,6 +68,11 @@ PARAPHRASE_RATE = 0.8
 PSEUDO_QUERIES = 3000
 LISTWISE_L2 = (0.1, 1.0)  # the re-ranker's regularisation, chosen on the held-out pseudo-queries
 NEIGHBOURS = 6  # what related_terms (5) and expanded (6) read, the word itself included
+# What the encoder reads of a patent: its title and this much of its abstract (~65 tokens, ~40 ms a
+# patent on 2 cores). Titles alone (~12 ms) ranked a demand's patent much lower: the abstract's
+# opening says what the thing is made of and for. A whole abstract costs ~170 ms.
+PASSAGE_CHARS = 64
+NEW_PASSAGES_KEPT = 2048  # vectors of passages the model has not seen, kept per process
 
 
 def words(text: str | None) -> list[str]:
@@ -88,6 +96,18 @@ def bigrams(text: str | None) -> list[str]:
     and in a patent. Two regex passes: this runs on every candidate of every match."""
     text = normalise(text or "")
     return _CJK_BIGRAMS.findall(text) + _LATIN_WORDS.findall(text)
+
+
+def passage(title: str, body: str) -> str:
+    """The text the encoder embeds for a patent."""
+    opening = (body or "")[:PASSAGE_CHARS].strip()
+    return f"{title}。{opening}" if opening else title
+
+
+def passage_hash(text: str) -> int:
+    """Identifies a passage and the encoder that embeds it, so that a retrain reuses its vector."""
+    digest = hashlib.blake2b(f"{encoder.NAME}\n{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 def sentences(text: str | None) -> list[str]:
@@ -122,7 +142,12 @@ class TextModel:
         self.neighbours = np.asarray(arrays["neighbours"])
         self.neighbour_sims = np.asarray(arrays["neighbour_sims"])
         self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
-        self.title_vectors = np.asarray(arrays["title_vectors"])  # documents x 384, the encoder's, unit rows
+        self.passage_vectors = np.asarray(arrays["passage_vectors"])  # documents x 384, the encoder's, unit rows
+        self.passage_hashes = np.asarray(arrays["passage_hashes"])
+        self.dense_floor = float(meta["dense_floor"])
+        self.dense_span = float(meta["dense_span"])
+        self._new_passages: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._new_passages_lock = threading.Lock()
         self.doc_keys = arrays["doc_keys"]
         self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
         # word x document BM25 term parts (saturated tf, length-normalised), column-compressed by
@@ -196,19 +221,30 @@ class TextModel:
             return np.asarray(self.doc_vectors[row], dtype=np.float32)
         return self.vector(self.doc_weights(doc.title, doc.body))
 
-    def title_vector(self, key: int, title: str) -> np.ndarray:
-        """The encoder's vector of a patent's title: from the model, or encoded now for a patent that came
-        after training (~8 ms)."""
+    def passage_vector(self, key: int, title: str, body: str) -> np.ndarray:
+        """The encoder's vector of a patent's passage: from the model while the passage is the one it
+        was trained on, else encoded now (~40 ms; a patent added or edited after training) and kept
+        per process."""
+        text = passage(title, body)
+        digest = passage_hash(text)
         row = self.key_row.get(key)
-        if row is not None:
-            return self.title_vectors[row]
-        return encoder.passages([title])[0]
+        if row is not None and int(self.passage_hashes[row]) == digest:
+            return self.passage_vectors[row]
+        with self._new_passages_lock:  # gthread workers share the model
+            vector = self._new_passages.get(digest)
+        if vector is None:
+            vector = encoder.passages([text])[0]
+            with self._new_passages_lock:
+                self._new_passages[digest] = vector
+                while len(self._new_passages) > NEW_PASSAGES_KEPT:
+                    self._new_passages.popitem(last=False)
+        return vector
 
-    def nearest_titles(self, vector: np.ndarray | None, size: int) -> list[tuple[int, float]]:
-        """(patent id, cosine) of the `size` catalogue titles nearest to an encoded demand."""
+    def nearest_passages(self, vector: np.ndarray | None, size: int) -> list[tuple[int, float]]:
+        """(patent id, cosine) of the `size` catalogue passages nearest to an encoded demand."""
         if vector is None or not len(self.doc_keys):
             return []
-        return self._top(self.title_vectors @ vector, size)
+        return self._top(self.passage_vectors @ vector, size)
 
     def doc_weights(self, title: str, body: str) -> dict[str, float]:
         counts = Counter(words(title) * 2 + words(body))
@@ -368,9 +404,7 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     say("nearest words")
     neighbours, neighbour_sims = _nearest_words(word_vectors)
 
-    say(f"encoding {n} titles with the pretrained encoder")
-    title_vectors = encoder.passages([d.title for d in docs], progress=lambda done, total: (
-        say(f"  {done}/{total} titles") if done % 2048 < 256 or done == total else None))
+    passage_hashes, passage_vectors = _encode_passages(docs, Path(directory), say)
 
     say("IPC centroids")
     centroids = np.zeros((len(subclasses), k), dtype=np.float32)
@@ -386,20 +420,23 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
                   "version": f"lsa{k}-v{len(vocabulary)}-d{n}-s{seed}",
                   "arrays": ["idf", "specificity", "weight", "term_vectors", "doc_vectors", "doc_keys", "centroids",
                              "bigram_df", "word_vectors", "neighbours", "neighbour_sims", "postings_data",
-                             "postings_indices", "postings_indptr", "title_vectors"]}
+                             "postings_indices", "postings_indptr", "passage_vectors", "passage_hashes"],
+                  "encoder": encoder.NAME, "passage_chars": PASSAGE_CHARS,
+                  "dense_floor": matching.DENSE_FLOOR, "dense_span": matching.DENSE_SPAN}
     arrays = {"idf": idf, "specificity": specificity.astype(np.float32), "weight": weight.astype(np.float32),
               "term_vectors": term_vectors, "doc_vectors": doc_vectors,
               "doc_keys": np.array([d.key for d in docs], dtype=np.int64), "centroids": centroids,
               "bigram_df": np.array([gram_df[g] for g in gram_vocab], dtype=np.int32), "word_vectors": word_vectors,
               "neighbours": neighbours, "neighbour_sims": neighbour_sims,
               "postings_data": postings.data, "postings_indices": postings.indices, "postings_indptr": postings.indptr,
-              "title_vectors": title_vectors}
+              "passage_vectors": passage_vectors, "passage_hashes": passage_hashes}
     model = TextModel(Path(directory), model_meta, arrays)
 
     say(f"fitting the IPC temperature and the re-ranker on {pseudo_queries} pseudo-queries")
     samples = _pseudo_queries(docs, rng, pseudo_queries)
     model.temperature = model_meta["temperature"] = _fit_temperature(model, docs, samples)
     examples = _ranker_examples(model, docs, doc_words, samples)
+    model_meta["dense_floor"], model_meta["dense_span"] = model.dense_floor, model.dense_span
     # A fifth of the pseudo-queries is held out: it chooses the listwise fit's regularisation and
     # shows what the weights do on queries they were not fitted on, next to the pointwise fit and the
     # bigram BM25 feature alone (what a plain engine ranks by).
@@ -421,6 +458,33 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     _save(Path(directory), model_meta, arrays)
     say(f"model {model_meta['version']} written to {directory}")
     return {key: model_meta[key] for key in ("version", "documents", "dimensions", "temperature", "ranker", "fit")}
+
+
+def _encode_passages(docs: list[Doc], directory: Path, say) -> tuple[np.ndarray, np.ndarray]:
+    """Every document's passage hash and encoder vector; vectors of passages that the model now in
+    `directory` already holds are taken from it (a retrain after an import encodes only what is new)."""
+    hashes = np.array([passage_hash(passage(d.title, d.body)) for d in docs], dtype=np.int64)
+    vectors = np.zeros((len(docs), encoder.DIMENSIONS), dtype=np.float32)
+    known = np.zeros(len(docs), dtype=bool)
+    try:
+        old_hashes = np.load(directory / "passage_hashes.npy")
+        old_vectors = np.load(directory / "passage_vectors.npy", mmap_mode="r")
+    except (OSError, ValueError):
+        old_hashes = None
+    if old_hashes is not None and old_vectors.shape == (len(old_hashes), encoder.DIMENSIONS):
+        old_row = {int(h): i for i, h in enumerate(old_hashes)}
+        rows = [(i, old_row.get(int(h))) for i, h in enumerate(hashes)]
+        pairs = np.array([(i, j) for i, j in rows if j is not None], dtype=np.int64).reshape(-1, 2)
+        vectors[pairs[:, 0]] = old_vectors[pairs[:, 1]]
+        known[pairs[:, 0]] = True
+    todo = np.flatnonzero(~known)
+    say(f"encoding {len(todo)} passages with the pretrained encoder ({int(known.sum())} reused)")
+    if len(todo):
+        vectors[todo] = encoder.passages([passage(docs[i].title, docs[i].body) for i in todo],
+                                         progress=lambda done, total: (say(f"  {done}/{total} passages")
+                                                                       if done % 2048 < 256 or done == total
+                                                                       else None))
+    return hashes, vectors
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:
@@ -622,6 +686,8 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
     # One batch through the encoder: it spreads a batch over the cores. Without the spaces that join
     # the query's words, as a demand is written.
     dense_queries = encoder.queries([q.replace(" ", "") for q in paraphrased])
+    answers = _held_out_passages(model, docs, samples)
+    model.dense_floor, model.dense_span = _dense_band(model, samples, dense_queries, answers)
     for (row, sentence, _), query, dense_query in zip(samples, paraphrased, dense_queries, strict=True):
         weights = model.term_weights(query)
         if not weights:
@@ -640,30 +706,64 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
         lexical = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))[:pool]
         latent = [(int(model.key_row[key]), cos) for key, cos in model.nearest_documents(vector, pool + 1)
                   if int(model.key_row[key]) != row][:pool]
-        dense = model.title_vectors @ dense_query  # every title's cosine, once per query
-        titles = [(int(model.key_row[key]), cos) for key, cos in model._top(dense, pool + 1)
-                  if int(model.key_row[key]) != row][:pool]
+        dense = model.passage_vectors @ dense_query  # every passage's cosine, once per query
+        answer_dense = float(answers[row] @ dense_query)
+        passages = [(int(model.key_row[key]), cos) for key, cos in model._top(dense, pool + 1)
+                    if int(model.key_row[key]) != row][:pool]
         target_overlap = sum(wt for w, wt in weights.items() if w in held_words)
         target_cosine = _cosine(held_vector, vector) or 0.0
         retrieved = ((len(lexical) < pool or target_overlap >= lexical[-1][1])
                      or (len(latent) < pool or target_cosine >= latent[-1][1])
-                     or (len(titles) < pool or dense[row] >= titles[-1][1]))
+                     or (len(passages) < pool or answer_dense >= passages[-1][1]))
         if not retrieved:
             continue
-        rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent] + [r for r, _ in titles]))
+        rows = list(dict.fromkeys([row] + [r for r, _ in lexical] + [r for r, _ in latent] + [r for r, _ in passages]))
         candidates = [held_out if r == row else docs[r] for r in rows]
         vectors = [held_vector if r == row else np.asarray(model.doc_vectors[r]) for r in rows]
         texts = [candidate_text(c.title, c.body, c.ipc, _cosine(v, vector)) for c, v in zip(candidates, vectors,
                                                                                            strict=True)]
         for text, r in zip(texts, rows, strict=True):
-            text.dense = float(dense[r])
+            text.dense = answer_dense if r == row else float(dense[r])
         model.fill_soft_matches(weights, texts)
         features = matching.text_features(
             query_weights=weights, related_weights=related, ipc_probabilities=model.ipc_probabilities(vector),
             candidates=texts,
-            avg_len=model.avg_len, bigram_idf=model.bigram_weights(query), avg_bigrams=model.avg_bigrams)
+            avg_len=model.avg_len, bigram_idf=model.bigram_weights(query), avg_bigrams=model.avg_bigrams,
+            dense_band=(model.dense_floor, model.dense_span))
         examples.append([(f, 1 if r == row else 0) for f, r in zip(features, rows, strict=True)])
     return examples
+
+
+def _held_out_passages(model: TextModel, docs: list[Doc], samples) -> dict[int, np.ndarray]:
+    """Each pseudo-query's answer's passage vector without the query's sentence: where the passage's
+    opening held (part of) that sentence it is encoded again, else the dense feature would see the
+    very words the query was made of."""
+    out, changed = {}, []
+    for row, sentence, _ in samples:
+        doc = docs[row]
+        text = passage(doc.title, _without(doc.body, sentence))
+        if text == passage(doc.title, doc.body):
+            out[row] = np.asarray(model.passage_vectors[row])
+        else:
+            changed.append((row, text))
+    for (row, _), vector in zip(changed, encoder.passages([text for _, text in changed]), strict=True):
+        out[row] = vector
+    return out
+
+
+def _dense_band(model: TextModel, samples, dense_queries: np.ndarray, answers: dict[int, np.ndarray],
+                size: int = 500) -> tuple[float, float]:
+    """Where the encoder's cosines lie for this catalogue: the floor is a typical unrelated pair's (the
+    median over the catalogue), the top the 90th percentile of answers'. The dense feature spreads that
+    band over [0, 1]; the encoder packs every pair into a narrow range of its own."""
+    floors, tops = [], []
+    for (row, _, _), query in zip(samples[:size], dense_queries[:size], strict=False):
+        floors.append(float(np.median(model.passage_vectors @ query)))
+        tops.append(float(answers[row] @ query))
+    if not floors:
+        return matching.DENSE_FLOOR, matching.DENSE_SPAN
+    floor = float(np.mean(floors))
+    return round(floor, 4), round(max(0.01, float(np.percentile(tops, 90)) - floor), 4)
 
 
 def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None) -> matching.CandidateText:

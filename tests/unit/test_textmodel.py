@@ -2,11 +2,21 @@
 
 import json
 import random
+import shutil
 
 import numpy as np
 import pytest
 
-from app.demands.textmodel import DEMAND_BOILERPLATE, Doc, TextModel, bigrams, train, words
+from app.demands.textmodel import (
+    DEMAND_BOILERPLATE,
+    PASSAGE_CHARS,
+    Doc,
+    TextModel,
+    bigrams,
+    passage,
+    train,
+    words,
+)
 
 SUBJECTS = {
     "A01K": ["鱼塘", "投饵", "饲料", "养殖", "池塘", "鱼苗", "增氧", "水质"],
@@ -140,14 +150,34 @@ def test_the_encoder_relates_words_the_catalogue_never_pairs():
     assert scores[0] > scores[1] and scores[0] > scores[2]
 
 
-def test_title_vectors_are_kept_per_document_and_made_for_new_ones(model):
+def test_passage_vectors_are_kept_per_document_and_made_for_new_or_edited_ones(model):
     from app.demands import encoder
 
     docs = catalogue()
-    assert model.title_vectors.shape == (len(docs), encoder.DIMENSIONS)
-    assert np.allclose(model.title_vector(docs[0].key, "ignored: the stored vector is used"), model.title_vectors[0])
-    fresh = model.title_vector(999, "一种鱼塘投饵装置")
-    assert np.allclose(fresh, encoder.passages(["一种鱼塘投饵装置"])[0], atol=1e-5)
-    nearest = model.nearest_titles(encoder.queries(["鱼塘里投喂饲料"])[0], 5)
+    assert model.passage_vectors.shape == (len(docs), encoder.DIMENSIONS)
+    assert passage(docs[0].title, docs[0].body) == f"{docs[0].title}。{docs[0].body[:PASSAGE_CHARS]}"
+    assert np.array_equal(model.passage_vector(docs[0].key, docs[0].title, docs[0].body), model.passage_vectors[0])
+    expected = encoder.passages(["一种鱼塘投饵装置"])[0]
+    assert np.allclose(model.passage_vector(999, "一种鱼塘投饵装置", ""), expected, atol=1e-5)  # new patent
+    assert np.allclose(model.passage_vector(docs[0].key, "一种鱼塘投饵装置", ""), expected, atol=1e-5)  # edited
+    nearest = model.nearest_passages(encoder.queries(["鱼塘里投喂饲料"])[0], 5)
     assert [c for _, c in nearest] == sorted((c for _, c in nearest), reverse=True)
-    assert sum(1 for key, _ in nearest if key <= 14) >= 3  # mostly the fish-farming titles
+    assert sum(1 for key, _ in nearest if key <= 14) >= 3  # mostly the fish-farming patents
+
+
+def test_the_dense_band_is_measured_on_the_catalogue(model):
+    assert 0.0 < model.dense_floor < 1.0 and 0.0 < model.dense_span <= 1.0
+    assert model.meta["dense_floor"] == model.dense_floor and model.meta["dense_span"] == model.dense_span
+
+
+def test_a_retrain_encodes_only_passages_it_has_not_seen(model, tmp_path):
+    directory = tmp_path / "matching"
+    shutil.copytree(model.directory, directory)
+    docs = catalogue()
+    docs[0] = Doc(docs[0].key, "一种鱼塘自动投饵船", docs[0].body, docs[0].ipc)
+    messages = []
+    train(docs, directory, dimensions=8, pseudo_queries=20, progress=messages.append)
+    assert "encoding 1 passages with the pretrained encoder (41 reused)" in messages
+    retrained = TextModel.load(directory)
+    assert np.array_equal(retrained.passage_vectors[1:], model.passage_vectors[1:])
+    assert not np.allclose(retrained.passage_vectors[0], model.passage_vectors[0])
