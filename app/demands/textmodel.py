@@ -55,7 +55,7 @@ DEMAND_BOILERPLATE = frozenset("""
 所述 本发明 本实用新型 涉及 公开 包括 其中 以及 通过 采用 使用 具有 设有 用于 一个 多个 及其 方法 装置
 """.split())
 _SENTENCES = re.compile(r"[^。；;！!？?]+")
-_CJK_BIGRAMS = re.compile(r"(?=([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}))")
+_CJK_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _LATIN_WORDS = re.compile(r"[a-z0-9]+")
 MAX_BIGRAMS = 400_000
 MIN_RELATED_SPECIFICITY = 0.25
@@ -81,21 +81,20 @@ def words(text: str | None) -> list[str]:
     says; the catalogue's statistics (document frequency, specificity) discount 的 and 是."""
     if not text:
         return []
-    # jieba never mixes scripts in one token, so its first character tells CJK from the rest.
+    # jieba never mixes scripts in one token, so its first character tells CJK from the rest (compared
+    # inline: this runs on every candidate of every match).
     return [w for w in rjieba.cut_for_search(normalise(text))
-            if _is_cjk_char(w[0]) or (len(w) >= 3 and w.isascii() and w[0].isalpha() and w.isalnum())]
-
-
-def _is_cjk_char(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+            if "\u3400" <= w[0] <= "\u9fff" or "\uf900" <= w[0] <= "\ufaff"
+            or (len(w) >= 3 and w.isascii() and w[0].isalpha() and w.isalnum())]
 
 
 def bigrams(text: str | None) -> list[str]:
     """Overlapping CJK bigrams and latin words: what a bigram analyzer such as Elasticsearch's cjk
     emits (less its lone characters). Robust where jieba splits a compound differently in a demand
-    and in a patent. Two regex passes: this runs on every candidate of every match."""
+    and in a patent. CJK runs sliced in Python (twice as fast as a look-ahead regex): this runs on
+    every candidate of every match."""
     text = normalise(text or "")
-    return _CJK_BIGRAMS.findall(text) + _LATIN_WORDS.findall(text)
+    return [run[i:i + 2] for run in _CJK_RUNS.findall(text) for i in range(len(run) - 1)] + _LATIN_WORDS.findall(text)
 
 
 def passage(title: str, body: str) -> str:
