@@ -323,28 +323,30 @@ class TextModel:
         query = [w for w in weights if w in self.index]
         if not query or not candidates:
             return
-        wv = self.word_vectors
-        q = wv[[self.index[w] for w in query]]
-        segments: list[list[int]] = []
+        index, wv = self.index, self.word_vectors
+        q = wv[[index[w] for w in query]]
+        segments: list[list[int]] = []  # per candidate: its words' rows, then its title's
         for c in candidates:
-            segments.append(list({self.index[w] for w in c.title_words + c.body_words if w in self.index}))
-            segments.append(list({self.index[w] for w in c.title_words if w in self.index}))
-        rows = [r for seg in segments for r in seg]
+            title = set(c.title_words)
+            segments.append([index[w] for w in title.union(c.body_words) if w in index])
+            segments.append([index[w] for w in title if w in index])
+        lengths = np.array([len(segment) for segment in segments])
+        rows = [r for segment in segments for r in segment]
         if not rows:
             return
-        sims = q @ wv[rows].T
-        starts = np.cumsum([0] + [len(seg) for seg in segments[:-1]])
-        filled = [len(seg) > 0 for seg in segments]
-        best = np.maximum.reduceat(sims, np.minimum(starts, len(rows) - 1), axis=1)
-        for i, c in enumerate(candidates):
-            for target, j, present in ((c.soft, 2 * i, set(c.title_words) | set(c.body_words)),
-                                       (c.soft_title, 2 * i + 1, set(c.title_words))):
-                if not filled[j]:
-                    continue
-                for k, word in enumerate(query):
-                    value = 1.0 if word in present else float(best[k, j])
-                    if value >= SOFT_THRESHOLD:
-                        target[word] = value
+        starts = np.concatenate([[0], np.cumsum(lengths[:-1])])
+        # A zero column closes the last segment: an empty segment at the end starts past the last row,
+        # and clipping its start would cut that row off the segment before it.
+        sims = np.concatenate([q @ wv[rows].T, np.zeros((len(query), 1), dtype=np.float32)], axis=1)
+        best = np.maximum.reduceat(sims, starts, axis=1)
+        best[:, lengths == 0] = 0.0
+        # The listing's own use of the word: its unit vector against itself, 1 up to rounding.
+        best[best >= 1.0 - 1e-4] = 1.0
+        # Only the pairs that count reach Python (a loop over every word and candidate cost ~15 ms).
+        ks, js = np.nonzero(best >= SOFT_THRESHOLD)
+        for k, j, value in zip(ks.tolist(), js.tolist(), best[ks, js].tolist(), strict=True):
+            candidate = candidates[j >> 1]
+            (candidate.soft_title if j & 1 else candidate.soft)[query[k]] = value
 
 
 # -- training ----------------------------------------------------------------------------------------

@@ -128,6 +128,31 @@ def test_soft_query_and_word_postings_find_documents_by_related_words(model):
     assert model.lexical_documents({"量子纠缠": 1.0}, 5) == []
 
 
+def test_soft_matches_are_each_listings_own_whatever_its_neighbours(model):
+    from app.demands.textmodel import SOFT_THRESHOLD, candidate_text
+
+    weights = model.term_weights("鱼塘投饵，电池")
+    docs = catalogue()
+    alone = [candidate_text(d.title, d.body, d.ipc, None) for d in docs[:3]]
+    model.fill_soft_matches(weights, alone)
+    # Listings without a known word among them, last included, change nothing for the others.
+    mixed = [candidate_text("", "", [], None)] + [candidate_text(d.title, d.body, d.ipc, None) for d in docs[:3]]
+    mixed += [candidate_text("量子纠缠", "", [], None)]
+    model.fill_soft_matches(weights, mixed)
+    assert [(c.soft, c.soft_title) for c in mixed[1:4]] == [(c.soft, c.soft_title) for c in alone]
+    assert mixed[0].soft == mixed[-1].soft == {}
+    first = alone[0]
+    assert all(first.soft[w] == 1.0 for w in weights if w in first.body_words or w in first.title_words)
+    assert all(SOFT_THRESHOLD <= v <= 1.0 for v in first.soft.values())
+    assert set(first.soft_title) <= set(first.soft)
+    # The last listing with words, before an empty one: every word of its title is found in it.
+    for title in ("鱼塘投饵", "电池隔膜", "盾构刀盘", "饲料增氧", "正极负极"):
+        weights = model.term_weights(title)
+        last = [candidate_text(title, "", [], None), candidate_text("", "", [], None)]
+        model.fill_soft_matches(weights, last)
+        assert last[0].soft_title == {w: 1.0 for w in weights}, title
+
+
 def test_each_words_nearest_words_are_found_at_training(model):
     row = model.index["鱼塘"]
     assert model.neighbours[row, 0] == row  # a unit vector is nearest to itself
