@@ -221,13 +221,14 @@ class Prepared:
 
 
 def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
-    texts, vectors, passage_vectors = [], [], []
+    texts, vectors, patents = [], [], []
     for doc in docs:
         title, codes = doc.get("title") or "", doc.get("ipc_codes") or []
         body = doc_body(doc.get("abstract"), doc.get("claims"))
         texts.append(candidate_text(title, body, codes, None))
         vectors.append(model.doc_vector(Doc(doc["patent_id"], title, body, codes)) if model is not None else None)
-        passage_vectors.append(model.passage_vector(doc["patent_id"], title, body) if model is not None else None)
+        patents.append((doc["patent_id"], title, body))
+    passage_vectors = model.passage_vectors_of(patents) if model is not None else [None] * len(docs)
     return Prepared(docs, texts, vectors, _regions(docs) if docs else {}, passage_vectors)
 
 

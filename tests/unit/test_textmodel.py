@@ -181,10 +181,13 @@ def test_passage_vectors_are_kept_per_document_and_made_for_new_or_edited_ones(m
     docs = catalogue()
     assert model.passage_vectors.shape == (len(docs), encoder.DIMENSIONS)
     assert passage(docs[0].title, docs[0].body) == f"{docs[0].title}。{docs[0].body[:PASSAGE_CHARS]}"
-    assert np.array_equal(model.passage_vector(docs[0].key, docs[0].title, docs[0].body), model.passage_vectors[0])
-    expected = encoder.passages(["一种鱼塘投饵装置"])[0]
-    assert np.allclose(model.passage_vector(999, "一种鱼塘投饵装置", ""), expected, atol=1e-5)  # new patent
-    assert np.allclose(model.passage_vector(docs[0].key, "一种鱼塘投饵装置", ""), expected, atol=1e-5)  # edited
+    expected = encoder.passages(["一种鱼塘投饵装置", "一种盾构机刀盘"])
+    stored, new, edited, again = model.passage_vectors_of([
+        (docs[0].key, docs[0].title, docs[0].body), (999, "一种鱼塘投饵装置", ""),
+        (docs[1].key, "一种盾构机刀盘", ""), (998, "一种鱼塘投饵装置", "")])
+    assert np.array_equal(stored, model.passage_vectors[0])
+    assert np.allclose(new, expected[0], atol=1e-5) and np.allclose(edited, expected[1], atol=1e-5)
+    assert again is new  # one encoding per passage, kept
     nearest = model.nearest_passages(encoder.queries(["鱼塘里投喂饲料"])[0], 5)
     assert [c for _, c in nearest] == sorted((c for _, c in nearest), reverse=True)
     assert sum(1 for key, _ in nearest if key <= 14) >= 3  # mostly the fish-farming patents
