@@ -628,8 +628,10 @@ _PURPOSE = re.compile("解决|克服|避免|防止|减少|降低|提高|实现|�
 def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tuple[int, str, str]]:
     """(document row, sentence, query) triples whose queries read like demands rather than like the patent: preferably a
     sentence about what the invention is for (what it solves, improves, avoids), since a demand
-    describes a problem and a goal; never the first sentence (it restates the title); and with a
-    third of its words dropped, since a demand shares only part of a patent's vocabulary."""
+    describes a problem and a goal; never the first sentence (it restates the title); without the
+    words of the patent's title, since an enterprise does not know what the patent calls its thing;
+    and with a third of its other words dropped, since a demand shares only part of a patent's
+    vocabulary."""
     rows = list(range(len(docs)))
     rng.shuffle(rows)
     out = []
@@ -639,7 +641,8 @@ def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tup
             continue
         purposeful = [c for c in candidates if _PURPOSE.search(c)]
         sentence = rng.choice(purposeful or candidates)[:100]
-        kept = [w for w in rjieba.cut(sentence) if rng.random() > 0.33]
+        named = {w for w in rjieba.cut(docs[row].title) if len(w) >= 2}
+        kept = [w for w in rjieba.cut(sentence) if w not in named and rng.random() > 0.33]
         query = " ".join(kept)  # the model's neighbours replace some of these words later
         if len(words(query)) >= 3:
             out.append((row, sentence, query))
@@ -760,8 +763,9 @@ def _held_out_passages(model: TextModel, docs: list[Doc], samples) -> dict[int, 
 def _dense_band(model: TextModel, samples, dense_queries: np.ndarray, answers: dict[int, np.ndarray],
                 size: int = 500) -> tuple[float, float]:
     """Where the encoder's cosines lie for this catalogue: the floor is a typical unrelated pair's (the
-    median over the catalogue), the top the 90th percentile of answers'. The dense feature spreads that
-    band over [0, 1]; the encoder packs every pair into a narrow range of its own."""
+    median over the catalogue), the top the 99th percentile of answers' (lower, and the best
+    candidates would all be cut to 1 where they most need telling apart). The dense feature spreads
+    that band over [0, 1]; the encoder packs every pair into a narrow range of its own."""
     floors, tops = [], []
     for (row, _, _), query in zip(samples[:size], dense_queries[:size], strict=False):
         floors.append(float(np.median(model.passage_vectors @ query)))
@@ -769,7 +773,7 @@ def _dense_band(model: TextModel, samples, dense_queries: np.ndarray, answers: d
     if not floors:
         return matching.DENSE_FLOOR, matching.DENSE_SPAN
     floor = float(np.mean(floors))
-    return round(floor, 4), round(max(0.01, float(np.percentile(tops, 90)) - floor), 4)
+    return round(floor, 4), round(max(0.01, float(np.percentile(tops, 99)) - floor), 4)
 
 
 def candidate_text(title: str, body: str, ipc: list[str], cosine: float | None) -> matching.CandidateText:

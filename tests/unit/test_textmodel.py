@@ -209,3 +209,18 @@ def test_a_retrain_encodes_only_passages_it_has_not_seen(model, tmp_path):
     retrained = TextModel.load(directory)
     assert np.array_equal(retrained.passage_vectors[1:], model.passage_vectors[1:])
     assert not np.allclose(retrained.passage_vectors[0], model.passage_vectors[0])
+
+
+def test_pseudo_queries_leave_out_the_words_of_their_patents_title():
+    import rjieba
+
+    from app.demands.textmodel import _pseudo_queries
+
+    docs = catalogue()
+    samples = _pseudo_queries(docs, random.Random(5), 30)
+    assert len(samples) >= 10
+    for row, sentence, query in samples:
+        named = {w for w in rjieba.cut(docs[row].title) if len(w) >= 2}
+        assert sentence in docs[row].body
+        assert not named & set(query.split())
+        assert len(words(query)) >= 3
