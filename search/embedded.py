@@ -322,7 +322,9 @@ class EmbeddedBackend:
             return []
         conn = self._conn()
         g, _ = self._generations(conn)
-        where, params = f"fts_{g} MATCH ?", [" OR ".join(parts)]
+        # Only the texts: an owner's name is in every one of its listings, and a demand word that
+        # names it (大学, 农业, 测试) would make each a candidate, at zero weight and great cost.
+        where, params = f"fts_{g} MATCH ?", ["{title abstract claims} : (" + " OR ".join(parts) + ")"]
         if statuses:
             where += f" AND d.status IN ({','.join('?' * len(statuses))})"
             params.extend(statuses)

@@ -231,3 +231,11 @@ def test_match_finds_candidates_by_any_word_best_first(loaded):
     assert [d for d, _ in loaded.match([("电池", 1.0)], None, 10)].count(5) == 1  # staff scope: drafts too
     assert loaded.match([], PUBLISHED, 10) == []
     assert len(loaded.match([("电池", 1.0)], PUBLISHED, 1)) == 1
+
+
+def test_match_reads_the_texts_not_the_owner_or_inventors(loaded):
+    """A demand's word that is only in owners' names (太湖, 农林) or inventors' (王伟) finds nothing:
+    matching ranks on title, abstract and claims, and an owner's name in every one of its listings
+    would otherwise make a candidate of each (and, at 100k listings, a query of 150 ms)."""
+    assert loaded.match([("太湖", 1.0), ("农林", 1.0), ("王伟", 1.0)], None, 10) == []
+    assert [d for d, _ in loaded.match([("太湖", 1.0), ("鱼塘", 1.0)], PUBLISHED, 10)] == [4]
