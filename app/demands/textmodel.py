@@ -68,9 +68,9 @@ PARAPHRASE_RATE = 0.8
 PSEUDO_QUERIES = 3000
 LISTWISE_L2 = (0.1, 1.0)  # the re-ranker's regularisation, chosen on the held-out pseudo-queries
 NEIGHBOURS = 6  # what related_terms (5) and expanded (6) read, the word itself included
-# What the encoder reads of a patent: its title and this much of its abstract (~65 tokens, ~40 ms a
-# patent on 2 cores). Titles alone (~12 ms) ranked a demand's patent much lower: the abstract's
-# opening says what the thing is made of and for. A whole abstract costs ~170 ms.
+# What the encoder reads of a patent: its title and this much of its abstract (~65 tokens, ~45 ms a
+# patent on 2 cores). Titles alone (8 to 12 ms) ranked a demand's patent much lower: the abstract's
+# opening says what the thing is made of and for. A whole abstract costs 150 to 170 ms.
 PASSAGE_CHARS = 64
 NEW_PASSAGES_KEPT = 2048  # vectors of passages the model has not seen, kept per process
 
@@ -222,7 +222,7 @@ class TextModel:
 
     def passage_vectors_of(self, patents: list[tuple[int, str, str]]) -> list[np.ndarray]:
         """The encoder's vectors of (patent id, title, body): from the model while the passage is the one
-        it was trained on, else encoded now (a patent added or edited after training; ~40 ms each, all
+        it was trained on, else encoded now (a patent added or edited after training; ~45 ms each, all
         of them in one call, which the encoder spreads over the cores) and kept per process."""
         texts = [passage(title, body) for _, title, body in patents]
         digests = [passage_hash(text) for text in texts]
