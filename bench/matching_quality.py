@@ -125,6 +125,20 @@ def our_ranking(text: str, with_model: bool) -> list[int]:
     return [doc["id"] for _, _, doc in matcher.ranked_listings(text, Structured(), model)[:50]]
 
 
+def scale_weights(app, specs: list[str]) -> dict:
+    """Scale the loaded model's re-ranker weights in this process (the files are left alone): if real
+    demands ranked better with a weight far from its fit, the pseudo-queries would be teaching the
+    re-ranker something other than what demands need."""
+    from app.demands import matcher
+
+    with app.app_context():
+        weights = matcher.current_model().weights
+    for spec in specs:
+        name, factor = spec.split("=")
+        setattr(weights, name, getattr(weights, name) * float(factor))
+    return weights.as_dict()
+
+
 def evaluate(app, demands: list[dict]) -> dict:
     import sqlalchemy as sa
 
@@ -214,6 +228,8 @@ def main() -> int:
     parser.add_argument("--demands", type=Path, default=DEMANDS,
                         help=f"demand texts (held out: {HELD_OUT.name}, {FRESH.name})")
     parser.add_argument("--keep-model", action="store_true", help="use the model already in --work, if any")
+    parser.add_argument("--scale", action="append", default=[], metavar="FEATURE=FACTOR",
+                        help="multiply a fitted re-ranker weight, for this run only (how sensitive the ranking is)")
     args = parser.parse_args()
     if not SHARED.exists():
         print(f"{SHARED} is absent: the matching-quality benchmark needs the shared records; skipped.")
@@ -245,6 +261,8 @@ def main() -> int:
                                                       pseudo_queries=args.pseudo_queries,
                                                       progress=lambda m: print(f"  {m}", flush=True))
                 report["train_seconds"] = round(time.perf_counter() - started, 1)
+        if args.scale:
+            report["scaled"] = scale_weights(app, args.scale)
         report["quality"] = evaluate(app, demands)
         for name, m in report["quality"]["systems"].items():
             print(f"{name:<18} {m}")
