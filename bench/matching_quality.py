@@ -125,7 +125,20 @@ def our_ranking(text: str, with_model: bool) -> list[int]:
     return [doc["id"] for _, _, doc in matcher.ranked_listings(text, Structured(), model)[:50]]
 
 
-def scale_weights(app, specs: list[str]) -> dict:
+def scale_spec(spec: str) -> tuple[str, float]:
+    """FEATURE=FACTOR, checked when the arguments are parsed rather than after a model is trained."""
+    from app.demands.matching import FEATURES
+
+    name, _, factor = spec.partition("=")
+    try:
+        if name in (*FEATURES, "bias"):
+            return name, float(factor)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{spec!r}: expected FEATURE=FACTOR, FEATURE one of {', '.join(FEATURES)}, bias")
+
+
+def scale_weights(app, scales: list[tuple[str, float]]) -> dict:
     """Scale the loaded model's re-ranker weights in this process (the files are left alone): if real
     demands ranked better with a weight far from its fit, the pseudo-queries would be teaching the
     re-ranker something other than what demands need."""
@@ -133,9 +146,8 @@ def scale_weights(app, specs: list[str]) -> dict:
 
     with app.app_context():
         weights = matcher.current_model().weights
-    for spec in specs:
-        name, factor = spec.split("=")
-        setattr(weights, name, getattr(weights, name) * float(factor))
+    for name, factor in scales:
+        setattr(weights, name, getattr(weights, name) * factor)
     return weights.as_dict()
 
 
@@ -228,7 +240,7 @@ def main() -> int:
     parser.add_argument("--demands", type=Path, default=DEMANDS,
                         help=f"demand texts (held out: {HELD_OUT.name}, {FRESH.name})")
     parser.add_argument("--keep-model", action="store_true", help="use the model already in --work, if any")
-    parser.add_argument("--scale", action="append", default=[], metavar="FEATURE=FACTOR",
+    parser.add_argument("--scale", action="append", default=[], type=scale_spec, metavar="FEATURE=FACTOR",
                         help="multiply a fitted re-ranker weight, for this run only (how sensitive the ranking is)")
     args = parser.parse_args()
     if not SHARED.exists():
