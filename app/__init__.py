@@ -9,7 +9,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, request, send_from_directory
 
+from app import clock
 from app.config import INSTANCE_DIR, Config, TestingConfig
+from app.db import WRITE_INTENT
 from app.extensions import api, db, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -26,6 +28,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    clock.configure(app.config["BUSINESS_TIMEZONE"])
     app.json.sort_keys = False
     app.json.ensure_ascii = False  # Chinese titles stay readable in responses
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -37,8 +40,20 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     register_error_handlers(app)
     wrap_views_in_transactions(app)
+    register_jobs()
     register_commands(app)
     return app
+
+
+def register_jobs() -> None:
+    """Job kinds and event subscriptions: the worker and every request know them all."""
+    from app.jobs import install_session_hooks
+
+    install_session_hooks()
+    import app.demands.jobs  # noqa: F401
+    import app.imports.jobs  # noqa: F401
+    import app.indexing.jobs  # noqa: F401
+    import app.patents.jobs  # noqa: F401
 
 
 def register_extensions(app: Flask) -> None:
@@ -73,7 +88,9 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # A writer takes the write lock when it begins, so concurrent writers queue on busy_timeout
+        # instead of failing when a deferred transaction tries to upgrade its lock. Reads stay deferred.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
 
 
 def register_blueprints(app: Flask) -> None:
@@ -81,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.routes import auth_blp, orgs_blp, users_blp
     from app.demands.routes import blp as demands_blp
     from app.health import blp as health_blp
+    from app.imports.routes import blp as imports_blp
     from app.indexing.routes import blp as search_blp
     from app.inquiries.routes import blp as inquiries_blp
     from app.notifications.routes import blp as notifications_blp
@@ -88,7 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from app.patents.routes import listings_blp, patents_blp
 
     for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, outlets_blp, patents_blp, listings_blp,
-                      search_blp, demands_blp, inquiries_blp, notifications_blp, audit_blp):
+                      imports_blp, search_blp, demands_blp, inquiries_blp, notifications_blp, audit_blp):
         api.register_blueprint(blueprint)
 
 
@@ -101,24 +119,27 @@ def register_swagger_assets(app: Flask) -> None:
 
 
 def wrap_views_in_transactions(app: Flask) -> None:
-    """One commit per request, after the view succeeded; errors roll back in their handlers."""
+    """One commit per request, after the view succeeded; errors roll back in their handlers. The jobs the
+    transaction wrote run after its commit (eager kinds here, the rest in the worker)."""
+    from app import jobs
 
     def transactional(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            response = view(*args, **kwargs)
-            if request.method not in READ_METHODS:
-                status = getattr(response, "status_code", 200)
-                if status < 400:
-                    db.session.commit()
-                    if db.session.info.pop("outbox_written", False):
-                        from app.indexing.indexer import drain_after_commit
-
-                        drain_after_commit()
-                else:
-                    db.session.rollback()
-                    db.session.info.pop("outbox_written", None)
-            return response
+            reading = request.method in READ_METHODS
+            intent = WRITE_INTENT.set(not reading)
+            try:
+                response = view(*args, **kwargs)
+                if not reading:
+                    status = getattr(response, "status_code", 200)
+                    if status < 400:
+                        db.session.commit()
+                        jobs.run_after_commit()
+                    else:
+                        db.session.rollback()
+                return response
+            finally:
+                WRITE_INTENT.reset(intent)
 
         return wrapper
 

@@ -37,7 +37,7 @@ def register(app: Flask) -> None:
         click.echo(f"Users (password for all: {DEMO_PASSWORD}):")
         for email, role, org in USERS:
             click.echo(f"  {role:<11} {email:<26} {org or ''}")
-        _drain_after_cli()
+        _run_jobs_after_cli()
 
     @users.command("create-admin")
     @click.argument("email")
@@ -65,10 +65,12 @@ def register(app: Flask) -> None:
     @click.option("--publish", is_flag=True, help="Put the listings straight into listed (reviewed inventory).")
     def import_patents(file: Path, owner: str, outlets: tuple[str, ...], list_mode: str | None,
                        publish: bool) -> None:
-        """Import an inventory from CSV, XLSX or JSONL (upserts by application number)."""
+        """Import an inventory from CSV, XLSX or JSONL (upserts by application number); runs in this process
+        and exits non-zero when any row failed (the good rows stay)."""
         from app.auth.models import SYSTEM, Organization
         from app.errors import DomainError
-        from app.patents.importer import import_records, read_rows
+        from app.imports.models import ImportRowError
+        from app.imports.services import create_import, run_import
         from app.patents.models import LISTING_MODES
 
         if list_mode and list_mode not in LISTING_MODES:
@@ -77,24 +79,35 @@ def register(app: Flask) -> None:
             sa.select(Organization).where(Organization.name == owner))
         if org is None:
             raise click.ClickException(f"no organisation '{owner}'")
-        with file.open("rb") as fh:
-            total = sum(1 for _ in read_rows(file.name, fh))
         try:
-            with file.open("rb") as fh, click.progressbar(length=total, label=f"Importing {file.name}") as bar:
-                report = import_records(SYSTEM, org.id, read_rows(file.name, fh), outlet_codes=list(outlets),
-                                        list_mode=list_mode, publish=publish, progress=bar.update,
-                                        commit_every=500)
+            record = create_import(SYSTEM, file.name, file.read_bytes(),
+                                   {"owner_organization_id": org.id, "outlet_codes": list(outlets),
+                                    "list_mode": list_mode, "publish": publish}, queue=False)
+            db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             raise click.ClickException(exc.message) from None
-        db.session.commit()
-        click.echo(f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, "
-                   f"listings {report['listed']}, errors {len(report['errors'])}")
-        for error in report["errors"][:50]:
-            click.echo(f"  row {error['row']}: {error['field'] or '-'}: {error['reason']}: {error['message']}")
-        if len(report["errors"]) > 50:
-            click.echo(f"  ... and {len(report['errors']) - 50} more")
-        _drain_after_cli()
+        with click.progressbar(length=record.total_rows or 0, label=f"Importing {file.name}") as bar:
+            shown = [0]
+
+            def progress(done: int, total: int | None) -> None:
+                bar.update(done - shown[0])
+                shown[0] = done
+
+            record = run_import(record.id, progress=progress)
+        click.echo(f"import {record.id} {record.status}: created {record.created}, updated {record.updated}, "
+                   f"unchanged {record.unchanged}, listings {record.listed}, errors {record.failed}")
+        if record.error:
+            click.echo(f"  {record.error}", err=True)
+        errors = db.session.scalars(sa.select(ImportRowError).where(ImportRowError.import_id == record.id)
+                                    .order_by(ImportRowError.row).limit(50)).all()
+        for error in errors:
+            click.echo(f"  row {error.row}: {error.field or '-'}: {error.reason}: {error.message}")
+        if record.failed > 50:
+            click.echo(f"  ... and {record.failed - 50} more (GET /api/v1/imports/{record.id}/errors)")
+        _run_jobs_after_cli()
+        if record.status != "done" or record.failed:
+            raise SystemExit(1)
 
     @listings.command("expire")
     def expire() -> None:
@@ -105,10 +118,14 @@ def register(app: Flask) -> None:
         count = expire_lapsed_listings(SYSTEM)
         db.session.commit()
         click.echo(f"{count} listing(s) expired")
-        _drain_after_cli()
+        _run_jobs_after_cli()
 
     for group in (seed, users, patents, listings):
         app.cli.add_command(group)
+    from app.jobs.cli import jobs_cli, worker_command
+
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(worker_command)
     from app.indexing.cli import search_cli
 
     app.cli.add_command(search_cli)
@@ -117,13 +134,12 @@ def register(app: Flask) -> None:
     app.cli.add_command(matching_cli)
 
 
-def _drain_after_cli() -> None:
-    """Index what the command changed; if the engine is down the outbox keeps it for the worker."""
-    from app.indexing.indexer import drain
-    from search import SearchUnavailable
+def _run_jobs_after_cli() -> None:
+    """Run what the command's commits asked for right away (the search index); the worker runs the rest,
+    and keeps what failed (an engine that is down) for later."""
+    from app.jobs import backlog, run_after_commit
 
-    try:
-        count = drain(wait_seconds=30.0)
-        click.echo(f"search index updated ({count} change(s))")
-    except SearchUnavailable as exc:
-        click.echo(f"search engine unavailable, {exc}; run `flask search drain` later", err=True)
+    run_after_commit()
+    waiting = backlog()
+    if waiting["due"]:
+        click.echo(f"{waiting['due']} background job(s) wait for the worker (`flask worker`)")

@@ -44,6 +44,17 @@ class Config:
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST_KIB = _int("ARGON2_MEMORY_COST_KIB", 65536)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)
+    # Business dates (expiry, deadlines, report months) are dates of this zone; timestamps stay UTC.
+    BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE") or "Asia/Shanghai"
+    # Background jobs: done rows are kept this long for `flask jobs status`, then pruned by the worker.
+    JOB_RETENTION_HOURS = _int("JOB_RETENTION_HOURS", 48)
+    # Run the jobs a request wrote right after its commit (best effort; the worker runs the rest).
+    JOBS_RUN_AFTER_REQUEST = os.environ.get("JOBS_RUN_AFTER_REQUEST", "true").lower() == "true"
+    # Imports: the largest upload, the most data rows, and the most bytes an XLSX may inflate to.
+    IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+    IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
+    IMPORT_MAX_INFLATED_BYTES = _int("IMPORT_MAX_INFLATED_BYTES", 512 * 1024 * 1024)
+    IMPORT_BATCH_ROWS = _int("IMPORT_BATCH_ROWS", 500)
 
     API_TITLE = "Patent Supermarket API"
     API_VERSION = "v1"

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app import clock
+
+# Whether the current transaction will write: on SQLite a writer begins with BEGIN IMMEDIATE. Requests
+# with a read method set it to False; commands, jobs and tests write.
+WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=True)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -14,14 +21,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def today() -> date:
-    return utcnow().date()
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -57,12 +56,18 @@ def enum_column(*values: str, name: str, **kwargs) -> sa.Enum:
     return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=32, **kwargs)
 
 
+def partial_unique_index(name: str, *columns: str, where: str) -> sa.Index:
+    """A unique index over the rows `where` holds (PostgreSQL and SQLite both have them): the database's
+    guard of an "at most one ... while ..." rule."""
+    return sa.Index(name, *columns, unique=True, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime(), default=clock.now, onupdate=clock.now, nullable=False
     )

@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 from flask import Flask, jsonify
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,23 @@ def flatten_validation_messages(messages: dict) -> dict:
     return flat
 
 
+# Database guards of "at most one" rules, as the reason a client sees when a race reaches them.
+CONSTRAINT_REASONS = {
+    "uq_listings_one_active_assignment": ("listing_conflict", "the patent already has an active assignment listing"),
+    "uq_listings_one_active_exclusive": ("listing_conflict",
+                                         "the patent already has an active exclusive or sole licence listing"),
+    "uq_listings_one_active_open_license": ("listing_conflict", "the patent already has an open-licence declaration"),
+    "uq_inquiries_one_open_per_buyer": ("inquiry_exists", "your organisation already has an inquiry open here"),
+}
+# serialization_failure, deadlock_detected: the transaction lost a race and may simply be retried.
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+def _constraint_name(error: IntegrityError) -> str | None:
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
 def register_error_handlers(app: Flask) -> None:
     from app.extensions import db
 
@@ -94,13 +112,26 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(IntegrityError)
     def handle_integrity_error(error: IntegrityError):
-        # A unique or foreign-key race that the services' own checks could not see.
+        # A unique or foreign-key race that the services' own checks (and locks) could not see.
         db.session.rollback()
         log.warning("integrity error: %s", error.orig)
-        return jsonify(error_payload(409, "the change conflicts with existing data", "integrity_conflict")), 409
+        reason, message = CONSTRAINT_REASONS.get(_constraint_name(error),
+                                                 ("integrity_conflict", "the change conflicts with existing data"))
+        return jsonify(error_payload(409, message, reason)), 409
+
+    @app.errorhandler(StaleDataError)
+    def handle_stale_data(error: StaleDataError):
+        # A versioned row changed under this request (optimistic concurrency): the client reloads.
+        db.session.rollback()
+        return jsonify(error_payload(409, "the record was changed meanwhile; reload and retry",
+                                     "concurrent_update")), 409
 
     @app.errorhandler(OperationalError)
     def handle_operational_error(error: OperationalError):
         db.session.rollback()
+        if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            log.warning("transaction conflict: %s", error.orig)
+            return jsonify(error_payload(409, "a concurrent change got in the way; retry",
+                                         "concurrent_update")), 409
         log.exception("database unavailable")
         return jsonify(error_payload(503, "the database is unavailable", "database_unavailable")), 503

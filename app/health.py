@@ -2,8 +2,8 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask.views import MethodView
 
+from app import clock
 from app.api import Blueprint, Schema
-from app.db import utcnow
 from app.extensions import db
 
 blp = Blueprint("health", __name__, url_prefix="", description="Liveness and readiness probes")
@@ -48,7 +48,7 @@ class Health(MethodView):
     @blp.response(200, HealthOut)
     def get(self):
         """The process is alive."""
-        return {"status": "ok", "server_time": utcnow()}
+        return {"status": "ok", "server_time": clock.now()}
 
 
 @blp.route("/readyz")

@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from app import clock
 from app.auth import services as accounts
 from app.auth.models import SYSTEM, AuthToken, Organization, User
 from app.auth.permissions import hash_token
-from app.db import utcnow
 from app.demo.generator import application_number
 from app.extensions import db
 from app.outlets import services as outlets
@@ -50,7 +50,7 @@ def user(role: str, org: Organization | None, email: str | None = None) -> User:
 def token_for(u: User) -> str:
     token = secrets.token_urlsafe(16)
     db.session.add(AuthToken(token_hash=hash_token(token), user_id=u.id,
-                             expires_at=utcnow() + timedelta(hours=1)))
+                             expires_at=clock.now() + timedelta(hours=1)))
     db.session.flush()
     return token
 
@@ -89,7 +89,7 @@ def listing(p, status: str = "draft", **overrides):
             "withdrawn": ("withdraw",), "in_negotiation": ("submit", "approve", "start_negotiation"),
             "sold": ("submit", "approve", "sell"), "licensed": ("submit", "approve", "license")}[status]
     for action in path:
-        listing_services._move(SYSTEM, item, action, None)
+        listing_services.move(SYSTEM, item, action, None)
     return item
 
 
@@ -156,3 +156,14 @@ def inquiry(actor: User, item, message: str = "请问可以先小批量试用吗
     from app.inquiries import services as inquiry_services
 
     return inquiry_services.create_inquiry(actor, item.id, {"message": message, **overrides})
+
+
+@committed
+def import_job(actor: User, records: list[dict], **options):
+    """An import of JSON Lines `records`, queued (run it with app.jobs.run_due())."""
+    import json
+
+    from app.imports.services import create_import
+
+    raw = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+    return create_import(actor, "inventory.jsonl", raw, options)

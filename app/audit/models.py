@@ -5,7 +5,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, utcnow
+from app import clock
+from app.db import UTCDateTime
 from app.extensions import db
 
 
@@ -24,4 +25,4 @@ class AuditLog(db.Model):
     reason: Mapped[str | None] = mapped_column(sa.Text)
     changes: Mapped[dict | None] = mapped_column(sa.JSON)
     actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

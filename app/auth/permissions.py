@@ -9,8 +9,8 @@ from copy import deepcopy
 import sqlalchemy as sa
 from flask import request
 
+from app import clock
 from app.api import ErrorSchema
-from app.db import utcnow
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
 
@@ -46,7 +46,7 @@ def current_user() -> User | None:
     auth_token, user = row
     if auth_token.revoked_at is not None:
         raise Unauthorized("token_revoked", "the token has been revoked")
-    if auth_token.expires_at <= utcnow():
+    if auth_token.expires_at <= clock.now():
         raise Unauthorized("token_expired", "the token has expired")
     if not user.is_active:
         raise Unauthorized("user_inactive", "the account is disabled")

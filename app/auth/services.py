@@ -10,8 +10,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from app import clock
 from app.audit.services import record
-from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.extensions import db
 from app.indexing.outbox import enqueue_organization
@@ -130,13 +130,13 @@ def login(email: str, password: str) -> tuple[str, int]:
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
     token = secrets.token_urlsafe(32)
     db.session.add(AuthToken(token_hash=hash_token(token), user_id=user.id,
-                             expires_at=utcnow() + timedelta(seconds=ttl)))
+                             expires_at=clock.now() + timedelta(seconds=ttl)))
     db.session.flush()
     return token, ttl
 
 
 def logout(token: AuthToken) -> None:
-    token.revoked_at = utcnow()
+    token.revoked_at = clock.now()
 
 
 # Organisations ------------------------------------------------------------------------------

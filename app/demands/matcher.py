@@ -20,8 +20,8 @@ import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
+from app import clock
 from app.auth.models import Organization, User
-from app.db import today
 from app.errors import Forbidden, NotFound, ServiceUnavailable
 from app.extensions import db
 from app.indexing.documents import documents_for
@@ -148,7 +148,7 @@ def matches_for_demand(demand: Demand, limit: int) -> dict:
     model = current_model()
     ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit,
                              analysis=_demand_analysis(demand, model))[:limit]
-    on = today()
+    on = clock.today()
     items = []
     for score, reasons, doc in ranked:
         terms = [{"word": w} for w in reasons["matched_terms"] + reasons["related_terms"]]
@@ -252,7 +252,7 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
                                       dense_band=(model.dense_floor, model.dense_span) if model
                                       else (matching.DENSE_FLOOR, matching.DENSE_SPAN))
     weights = model.weights if model else matching.RankerWeights()
-    on = today()
+    on = clock.today()
     out = []
     for doc, candidate, f in zip(prepared.docs, candidates, features, strict=True):
         text = matching.text_score(f, weights)

@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import clock
 from app.auth.models import Organization
-from app.db import Money, TimestampMixin, UTCDateTime, enum_column, today
+from app.db import Money, TimestampMixin, UTCDateTime, enum_column
 from app.extensions import db
 
 DEMAND_STATUSES = ("open", "closed")
@@ -48,9 +49,9 @@ class Demand(TimestampMixin, db.Model):
     @hybrid_property
     def is_live(self) -> bool:
         """Open and not past its deadline: what universities see and what new listings are matched to."""
-        return self.status == "open" and (self.deadline is None or self.deadline >= today())
+        return self.status == "open" and (self.deadline is None or self.deadline >= clock.today())
 
     @is_live.inplace.expression
     @classmethod
     def _is_live_expression(cls):
-        return sa.and_(cls.status == "open", sa.or_(cls.deadline.is_(None), cls.deadline >= today()))
+        return sa.and_(cls.status == "open", sa.or_(cls.deadline.is_(None), cls.deadline >= clock.today()))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app import clock
 from app.audit.services import record
 from app.auth.models import Organization, User
-from app.db import today, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.patents.fields import known_fields
@@ -65,7 +65,7 @@ def _clean(data: dict) -> dict:
         if unknown:
             raise Invalid("unknown_mode", f"unknown modes: {', '.join(unknown)}", field="modes")
         out["modes"] = list(dict.fromkeys(out["modes"]))
-    if out.get("deadline") is not None and out["deadline"] < today():
+    if out.get("deadline") is not None and out["deadline"] < clock.today():
         raise Invalid("deadline_in_past", "the deadline has already passed", field="deadline")
     for key in ("title", "description", "region"):
         if isinstance(out.get(key), str):
@@ -147,7 +147,7 @@ def close_demand(actor: User, demand_id: int, reason: str | None = None) -> Dema
     if demand.status == "closed":
         raise Conflict("demand_closed", "the demand is already closed")
     demand.status = "closed"
-    demand.closed_at = utcnow()
+    demand.closed_at = clock.now()
     db.session.flush()
     record("demand", demand.id, "close", actor, from_status="open", to_status="closed", reason=reason)
     return demand

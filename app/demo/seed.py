@@ -14,7 +14,7 @@ from app.outlets import services as outlets
 from app.outlets.models import Outlet
 from app.patents import listings
 from app.patents import services as patents
-from app.patents.listings import _move
+from app.patents.listings import move
 
 from .generator import generate_patent
 
@@ -113,7 +113,7 @@ def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
             payload["price_fen"] = rng.randint(5, 500) * 1_000_000  # ¥50,000 to ¥5,000,000
         listing = listings.create_listing(SYSTEM, payload)
         for action in PATHS[state]:
-            _move(SYSTEM, listing, action, "demo data" if action in ("withdraw", "expire") else None)
+            move(SYSTEM, listing, action, "demo data" if action in ("withdraw", "expire") else None)
         if state == "expired":
             patent.legal_status = "lapsed"
         listed_count += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from flask.cli import AppGroup
 
@@ -14,27 +12,25 @@ search_cli = AppGroup("search", help="The search index.")
 
 
 @search_cli.command("drain")
-@click.option("--follow", is_flag=True, help="Keep draining: the production worker.")
+@click.option("--follow", is_flag=True, help="Keep draining (the search part of `flask worker`, which "
+                                              "production runs instead).")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between polls with --follow.")
 def drain_command(follow: bool, interval: float) -> None:
-    """Index what the outbox names."""
+    """Index what the outbox names now."""
     from .indexer import drain
 
-    backoff = interval
-    while True:
-        try:
-            done = drain(wait_seconds=5.0)
-            backoff = interval
-            if done or not follow:
-                click.echo(f"{done} outbox row(s) indexed")
-        except SearchUnavailable as exc:
-            if not follow:
-                raise click.ClickException(f"search engine unavailable: {exc}") from None
-            click.echo(f"search engine unavailable, retrying in {backoff:.0f}s: {exc}", err=True)
-            backoff = min(backoff * 2, 60.0)
-        if not follow:
-            return
-        time.sleep(backoff)
+    if follow:
+        from app.jobs.worker import Worker
+
+        click.echo("`flask worker` runs the search.drain job beside the others; running it for search only")
+        worker = Worker(interval=interval, kinds=["search.drain"])
+        worker.install_signal_handlers()
+        worker.run()
+        return
+    try:
+        click.echo(f"{drain(wait_seconds=5.0)} outbox row(s) indexed")
+    except SearchUnavailable as exc:
+        raise click.ClickException(f"search engine unavailable: {exc}") from None
 
 
 @search_cli.command("reindex")

@@ -106,17 +106,6 @@ def _record_failure(row_ids: list[int], error: str) -> None:
     db.session.commit()
 
 
-def drain_after_commit() -> None:
-    """Best effort after a request's commit: failures are logged, the rows wait for the worker."""
-    try:
-        drain(max_batches=4, wait_seconds=2.0)
-    except SearchUnavailable as exc:
-        log.warning("search engine unavailable; %s", exc)
-    except Exception:  # noqa: BLE001 - the request itself has already succeeded
-        db.session.rollback()
-        log.exception("draining the search outbox failed")
-
-
 def backlog() -> dict:
     count, oldest, failing = db.session.execute(
         sa.select(sa.func.count(OutboxEvent.id), sa.func.min(OutboxEvent.created_at),

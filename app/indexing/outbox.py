@@ -1,6 +1,6 @@
 """Transactional outbox: a row per change to something searchable, written in the same transaction.
 
-The drainer (indexer.py) turns rows into index operations after the commit; a row
+The drainer (indexer.py, run as the `search.drain` job) turns rows into index operations after the commit; a row
 names what changed, never the document, so a late drain always indexes the
 current state of the database.
 """
@@ -12,10 +12,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, utcnow
+from app import clock
+from app.db import UTCDateTime
 from app.extensions import db
+from app.jobs import after_commit_key
 
 ENTITIES = ("listing", "patent", "organization", "outlet")
+DRAIN_REQUESTED = after_commit_key("search.drain")
 
 
 class OutboxEvent(db.Model):
@@ -24,15 +27,15 @@ class OutboxEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     entity: Mapped[str] = mapped_column(sa.String(20))
     entity_id: Mapped[int] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 def _enqueue(entity: str, entity_id: int) -> None:
     db.session.add(OutboxEvent(entity=entity, entity_id=entity_id))
-    # Tells the request wrapper that a drain is worth trying after the commit.
-    db.session.info["outbox_written"] = True
+    # One search.drain job per transaction that wrote here, written by its commit (app.jobs).
+    db.session.info[DRAIN_REQUESTED] = True
 
 
 def enqueue_listing(listing_id: int) -> None:

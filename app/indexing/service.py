@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from app import clock
 from app.auth.models import User
-from app.db import today
 from app.errors import Invalid, ServiceUnavailable
 from app.patents import rules, terms
 from app.patents.ipc import InvalidIPC, parse_ipc
@@ -61,7 +61,7 @@ def search_listings(user: User | None, args: dict) -> dict:
         result = backend().search(query)
     except SearchUnavailable as exc:
         raise ServiceUnavailable("search_unavailable", "search is unavailable right now; please retry") from exc
-    on = today()
+    on = clock.today()
     items = [search_item(hit, on) for hit in result.hits]
     facets = {name: [{"value": fv.value, "count": fv.count, **({"label": fv.label} if fv.label else {})}
                      for fv in values] for name, values in result.facets.items()}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app import clock
 from app.audit.services import record
 from app.auth.models import User
-from app.db import utcnow
 from app.demands.models import Demand
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
@@ -40,7 +40,7 @@ def _side(user: User, inquiry: Inquiry) -> str | None:
 def create_inquiry(actor: User, listing_id: int, data: dict) -> Inquiry:
     if actor.organization_id is None or actor.role != "enterprise":
         raise Forbidden("enterprise_only", "inquiries are sent by enterprises")
-    listing = listing_service.get_listing(listing_id, actor)
+    listing = _lock_listing(listing_service.get_listing(listing_id, actor).id)
     if listing.status == "in_auction":
         raise Conflict("listing_in_auction", "this listing is being auctioned: register for the auction to bid",
                        field="listing_id")
@@ -59,7 +59,7 @@ def create_inquiry(actor: User, listing_id: int, data: dict) -> Inquiry:
                        field="listing_id")
     inquiry = Inquiry(listing_id=listing.id, demand_id=demand_id, buyer_organization_id=actor.organization_id,
                       seller_organization_id=listing.patent.owner_organization_id, created_by_user_id=actor.id,
-                      message=data["message"].strip(), status="open", last_message_at=utcnow())
+                      message=data["message"].strip(), status="open", last_message_at=clock.now())
     db.session.add(inquiry)
     db.session.flush()
     record("inquiry", inquiry.id, "create", actor, to_status="open")
@@ -105,7 +105,7 @@ def reply(actor: User, inquiry_id: int, message: str) -> InquiryReply:
     entry = InquiryReply(inquiry_id=inquiry.id, author_user_id=actor.id,
                          author_organization_id=actor.organization_id, message=message.strip())
     inquiry.replies.append(entry)
-    inquiry.last_message_at = utcnow()
+    inquiry.last_message_at = clock.now()
     if side == "seller" and inquiry.status == "open":
         inquiry.status = "replied"
         record("inquiry", inquiry.id, "reply", actor, from_status="open", to_status="replied")
@@ -125,7 +125,7 @@ def change_status(actor: User, inquiry_id: int, status: str, reason: str | None 
     side = _side(actor, inquiry)
     inquiry.status = status
     if status == "closed":
-        inquiry.closed_at = utcnow()
+        inquiry.closed_at = clock.now()
     db.session.flush()
     _sync_listing(actor, inquiry, status)
     record("inquiry", inquiry.id, status, actor, from_status=source, to_status=status, reason=reason)
@@ -138,16 +138,21 @@ def change_status(actor: User, inquiry_id: int, status: str, reason: str | None 
 def _sync_listing(actor: User, inquiry: Inquiry, status: str) -> None:
     """A negotiation on an exclusive offer takes the listing into negotiation; when the last one
     ends, the listing is back on the shelf."""
-    # Lock the listing row only (its patent and owner are joined in): two negotiations ending at
-    # once must not both leave it in negotiation.
-    listing = db.session.scalars(sa.select(Listing).where(Listing.id == inquiry.listing_id)
-                                 .with_for_update(of=Listing).execution_options(populate_existing=True)).one()
+    # Two negotiations ending at once must not both leave the listing in negotiation.
+    listing = _lock_listing(inquiry.listing_id)
     if listing.mode not in EXCLUSIVE_NEGOTIATION_MODES:
         return
     if status == "negotiating" and listing.status == "listed":
-        listing_service._move(actor, listing, "start_negotiation", f"inquiry {inquiry.id}")
+        listing_service.move(actor, listing, "start_negotiation", f"inquiry {inquiry.id}")
     elif status == "closed" and listing.status == "in_negotiation":
         others = db.session.scalar(sa.select(sa.func.count()).where(
             Inquiry.listing_id == listing.id, Inquiry.status == "negotiating", Inquiry.id != inquiry.id))
         if not others:
-            listing_service._move(actor, listing, "end_negotiation", f"inquiry {inquiry.id} closed")
+            listing_service.move(actor, listing, "end_negotiation", f"inquiry {inquiry.id} closed")
+
+
+def _lock_listing(listing_id: int) -> Listing:
+    """The listing with its row locked to the end of the transaction: inquiries on one listing are written
+    one at a time (its patent and owner are joined in, so only the listing's own row is locked)."""
+    return db.session.scalars(sa.select(Listing).where(Listing.id == listing_id)
+                              .with_for_update(of=Listing).execution_options(populate_existing=True)).one()

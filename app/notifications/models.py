@@ -5,7 +5,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, enum_column, utcnow
+from app import clock
+from app.db import UTCDateTime, enum_column
 from app.extensions import db
 
 # demand_match .. inquiry_status are sent by this code; outbid, lot_won and deal_recorded are the
@@ -29,5 +30,5 @@ class Notification(db.Model):
     body: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(120))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

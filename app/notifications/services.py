@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from app import clock
 from app.auth.models import User
-from app.db import utcnow
 from app.errors import NotFound
 from app.extensions import db
 
@@ -91,5 +91,5 @@ def mark_read(user: User, notification_id: int) -> Notification:
     if notification is None or notification.user_id != user.id:
         raise NotFound("notification_not_found", f"no notification {notification_id}")
     if notification.read_at is None:
-        notification.read_at = utcnow()
+        notification.read_at = clock.now()
     return notification

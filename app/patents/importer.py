@@ -1,25 +1,24 @@
-"""Bulk import of a university's inventory from CSV, XLSX or JSONL.
+"""Bulk import of a university's inventory: records (already read from CSV, XLSX or JSONL by
+app.imports.files) become patents, and optionally listings.
 
 Upserts by application number, so a rerun changes nothing; every bad row is reported
-(row, field, reason, message) and the good rows are kept. Each row runs in a savepoint.
+(row, field, reason, message) and the good rows are kept. Each row runs in a savepoint; the caller
+(the import job, in batches) commits.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from app import clock
 from app.audit.services import record as audit
 from app.auth.models import User
-from app.db import today
-from app.errors import BadRequest, DomainError, Forbidden, Invalid
+from app.errors import DomainError, Forbidden, Invalid
 from app.extensions import db
 from app.indexing.outbox import enqueue_patent
 
@@ -49,48 +48,12 @@ TYPE_WORDS = {"发明": "invention", "实用新型": "utility_model", "外观设
               "utility_model": "utility_model", "design": "design"}
 STATUS_WORDS = {"有效": "valid", "审中": "pending", "在审": "pending", "失效": "lapsed", "valid": "valid",
                 "pending": "pending", "lapsed": "lapsed"}
-BATCH = 500
 
 
 class RowError(Exception):
     def __init__(self, field: str | None, reason: str, message: str):
         super().__init__(message)
         self.field, self.reason, self.message = field, reason, message
-
-
-def read_rows(filename: str, stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
-    """Yield (row number as a person counts it, raw record) from a CSV, XLSX or JSONL file."""
-    name = filename.lower()
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        for number, line in enumerate(io.TextIOWrapper(stream, encoding="utf-8-sig"), start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, {"__error__": f"line {number} is not JSON: {exc.msg}"}
-                    continue
-                yield number, record if isinstance(record, dict) else {"__error__": "a line must be an object"}
-    elif name.endswith(".csv"):
-        raw = stream.read()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV in GBK
-        for number, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            yield number, record
-    elif name.endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(io.BytesIO(stream.read()), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(cell).strip() if cell is not None else "" for cell in next(rows, [])]
-        for number, values in enumerate(rows, start=2):
-            if any(value not in (None, "") for value in values):
-                yield number, dict(zip(header, values, strict=False))
-        workbook.close()
-    else:
-        raise BadRequest("unsupported_file_type", "upload a .csv, .xlsx or .jsonl file", field="file")
 
 
 def _lowered(record: dict) -> dict:
@@ -139,7 +102,7 @@ def _default_status(number_text: str, patent_type: str, raw_type: str | None) ->
         year = parse_application_number(number_text).filing_year
     except InvalidNumber:
         return "valid"
-    if year + terms.term_years(patent_type, date(year, 1, 1)) < today().year:
+    if year + terms.term_years(patent_type, date(year, 1, 1)) < clock.today().year:
         return "lapsed"
     return "valid"
 
@@ -216,19 +179,11 @@ def import_records(
     outlet_codes: list[str] | None = None,
     list_mode: str | None = None,
     publish: bool = False,
-    progress: Callable[[int], None] | None = None,
-    commit_every: int | None = None,
 ) -> dict:
-    if publish and not actor.is_staff:
-        raise Forbidden("publish_requires_staff", "only staff may publish listings without review")
-    if publish and not list_mode:
-        raise Invalid("list_mode_required", "--publish needs a listing mode", field="list_mode")
-    if outlet_codes:
-        from app.outlets.services import outlets_by_codes
-
-        outlets_by_codes(outlet_codes)  # an unknown code fails the whole import up front
-    report = {"created": 0, "updated": 0, "unchanged": 0, "listed": 0, "errors": []}
-    done = 0
+    """Import `rows` ((row number, raw record) pairs); the report counts what happened and lists the
+    bad rows and the ids of listings published (the caller announces them once per batch)."""
+    check_options(actor, outlet_codes, list_mode, publish)
+    report = {"created": 0, "updated": 0, "unchanged": 0, "listed": 0, "errors": [], "published_ids": []}
     for row_number, record in rows:
         try:
             with db.session.begin_nested():
@@ -240,12 +195,22 @@ def import_records(
             field = next(iter(exc.errors), None) if exc.errors else None
             report["errors"].append({"row": row_number, "field": field, "reason": exc.reason,
                                      "message": exc.message})
-        done += 1
-        if progress:
-            progress(1)
-        if commit_every and done % commit_every == 0:
-            db.session.commit()
     return report
+
+
+def check_options(actor: User | None, outlet_codes: list[str] | None, list_mode: str | None, publish: bool) -> None:
+    """What fails the whole import up front, before any row."""
+    if publish and not actor.is_staff:
+        raise Forbidden("publish_requires_staff", "only staff may publish listings without review")
+    if publish and not list_mode:
+        raise Invalid("list_mode_required", "publish needs a listing mode", field="list_mode")
+    if list_mode == "open_license":
+        raise Invalid("open_license_terms_required", "open licences state their terms one by one, not by bulk "
+                      "import", field="list_mode")
+    if outlet_codes:
+        from app.outlets.services import outlets_by_codes
+
+        outlets_by_codes(outlet_codes)  # an unknown code fails the whole import up front
 
 
 def _import_one(actor, owner_id, record, report, outlet_codes, list_mode, publish) -> None:
@@ -299,19 +264,7 @@ def _ensure_listing(actor, patent: Patent, mode: str, price, outlet_codes, publi
         data["price_fen"] = price
     else:
         data["negotiable"] = True
-    if mode == "open_license":
-        raise RowError("list_mode", "open_license_terms_required",
-                       "open licences state their terms one by one, not by bulk import")
-    listings.create_listing(actor, data, status="listed" if publish else "draft")
+    listing = listings.create_listing(actor, data, status="listed" if publish else "draft", announce=False)
     report["listed"] += 1
-
-
-def import_upload(actor: User, filename: str, stream: IO[bytes], form: dict) -> dict:
-    """A university imports into its own organisation; staff name the owner."""
-    owner_id = form.get("owner_organization_id") if actor.is_staff else actor.organization_id
-    if owner_id is None:
-        raise Invalid("owner_required", "staff name the owner organisation", field="owner_organization_id")
-    if not actor.is_staff and form.get("owner_organization_id") not in (None, owner_id):
-        raise Forbidden("not_your_organization", "you may only import your own organisation's patents")
-    return import_records(actor, owner_id, read_rows(filename, stream), outlet_codes=form.get("outlet_codes"),
-                          list_mode=form.get("list_mode"), publish=form.get("publish", False))
+    if publish:
+        report["published_ids"].append(listing.id)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import clock, events
 from app.audit.services import record
 from app.auth.models import User
-from app.db import today, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.indexing.outbox import enqueue_listing
@@ -19,7 +19,7 @@ from app.outlets.services import outlets_by_codes
 
 from . import rules, terms
 from .models import Listing, ListingOutlet, Patent
-from .services import can_manage_organization, get_patent
+from .services import can_manage_organization, get_patent_to_edit, lock_patent
 
 # Who may start each transition: the patent's owner organisation or staff, or staff only.
 OWNER_OR_STAFF = {"submit", "withdraw"}
@@ -70,7 +70,7 @@ def _check_terms(listing: Listing) -> None:
             raise Invalid("open_license_term_too_short", "an open licence runs at least 12 months",
                           field="open_license")
         expires = listing.patent.expires_on
-        if expires is not None and terms.add_months(today(), listing.ol_term_months) > expires:
+        if expires is not None and terms.add_months(clock.today(), listing.ol_term_months) > expires:
             raise Invalid("license_term_beyond_expiry", f"the term runs past the patent's expiry on {expires}",
                           field="open_license")
         return
@@ -96,9 +96,12 @@ def _apply(listing: Listing, data: dict) -> None:
         listing.outlets = outlets_by_codes(data["outlet_codes"])
 
 
-def create_listing(actor: User | None, data: dict, *, status: str = "draft") -> Listing:
+def create_listing(actor: User | None, data: dict, *, status: str = "draft", announce: bool = True) -> Listing:
+    """A new listing (a draft, or `listed` for staff importing reviewed inventory). With `announce`
+    False the caller emits listing.published itself (an import, once per batch)."""
     try:
-        patent = get_patent(data["patent_id"], actor, for_update=True)
+        # The patent's row lock serialises racing offers of one patent (one active assignment, ...).
+        patent = get_patent_to_edit(data["patent_id"], actor, lock=True)
     except NotFound:
         raise Invalid("patent_not_found", f"no patent {data['patent_id']}", field="patent_id") from None
     _check_patent_can_be_offered(patent, data["mode"])
@@ -107,14 +110,14 @@ def create_listing(actor: User | None, data: dict, *, status: str = "draft") -> 
     _apply(listing, {"negotiable": False, **data})
     _check_terms(listing)
     if status == "listed":
-        listing.listed_at = utcnow()
+        listing.listed_at = clock.now()
     db.session.add(listing)
     db.session.flush()
     record("listing", listing.id, "create", actor, to_status=status,
            changes={"patent_id": patent.id, "mode": listing.mode})
     enqueue_listing(listing.id)
-    if status == "listed":
-        _published(listing)
+    if status == "listed" and announce:
+        events.emit("listing.published", actor, listing_ids=[listing.id])
     return listing
 
 
@@ -168,6 +171,7 @@ def update_listing(actor: User | None, listing_id: int, changes: dict) -> Listin
                        field="status")
     mode_changed = "mode" in changes and changes["mode"] != listing.mode
     if mode_changed:
+        lock_patent(listing.patent_id)
         _check_patent_can_be_offered(listing.patent, changes["mode"])
         _check_no_conflicting_offer(listing.patent, changes["mode"], listing.id)
         if changes["mode"] != "open_license" and "open_license" not in changes:
@@ -175,7 +179,7 @@ def update_listing(actor: User | None, listing_id: int, changes: dict) -> Listin
     before = {"mode": listing.mode, "price_fen": listing.price_fen, "outlet_codes": listing.outlet_codes}
     _apply(listing, changes)
     _check_terms(listing)
-    db.session.flush()
+    _flush_versioned()
     record("listing", listing.id, "update", actor, changes={"before": before, "after": _jsonable(changes)})
     enqueue_listing(listing.id)
     return listing
@@ -187,48 +191,50 @@ def transition(actor: User | None, listing_id: int, action: str, reason: str | N
         raise Forbidden("not_your_organization", "this listing belongs to another organisation")
     if action in STAFF_ONLY and (actor is None or not actor.is_staff):
         raise Forbidden("role_not_allowed", "only exchange staff review listings")
-    return _move(actor, listing, action, reason)
+    return move(actor, listing, action, reason)
 
 
-def _move(actor: User | None, listing: Listing, action: str, reason: str | None) -> Listing:
+def move(actor: User | None, listing: Listing, action: str, reason: str | None = None) -> Listing:
+    """Apply a lifecycle action (rules.TRANSITIONS) to a listing, audited and reindexed. The caller has
+    decided that `actor` may: other packages' services (inquiries, auctions, deals) call this."""
     target = rules.next_status(action, listing.status)
     if target is None:
         raise Conflict("invalid_transition", f"cannot {action} a listing that is {listing.status}",
                        field="status")
     if action in ("submit", "approve"):
         # The patent may have lapsed or gained a conflicting offer since the draft was written.
+        lock_patent(listing.patent_id)
         _check_patent_can_be_offered(listing.patent, listing.mode)
         _check_no_conflicting_offer(listing.patent, listing.mode, listing.id)
         _check_terms(listing)
     source = listing.status
     listing.status = target
     if target == "listed" and listing.listed_at is None:
-        listing.listed_at = utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict("concurrent_update", "the listing was changed meanwhile; reload and retry") from None
+        listing.listed_at = clock.now()
+    _flush_versioned()
     record("listing", listing.id, action, actor, from_status=source, to_status=target, reason=reason)
     enqueue_listing(listing.id)
     if action == "approve":
-        _published(listing)
+        events.emit("listing.published", actor, listing_ids=[listing.id])
     return listing
 
 
-def _published(listing: Listing) -> None:
-    """A listing has just gone on the shelf: enterprises whose open demands it fits hear of it."""
-    from app.demands.matcher import notify_matching_demands
+def _flush_versioned() -> None:
+    """Flush a listing change; another transaction that changed the same listing first makes it a 409
+    (the version column), and the request or job boundary rolls this one back."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict("concurrent_update", "the listing was changed meanwhile; reload and retry") from None
 
-    notify_matching_demands(listing)
 
-
-def expire_listings_of_patent(actor: User | None, patent: Patent, reason: str) -> int:
+@events.in_transaction("patent.out_of_force")
+def expire_listings_of_patent(actor: User | None, patent_id: int, reason: str) -> int:
     active = db.session.scalars(
-        sa.select(Listing).where(Listing.patent_id == patent.id, Listing.status.in_(rules.ACTIVE_STATUSES))
+        sa.select(Listing).where(Listing.patent_id == patent_id, Listing.status.in_(rules.ACTIVE_STATUSES))
     ).all()
     for listing in active:
-        _move(actor, listing, "expire", reason)
+        move(actor, listing, "expire", reason)
     return len(active)
 
 
@@ -242,7 +248,7 @@ def expire_lapsed_listings(actor: User | None = None) -> int:
         )
     ).all()
     return sum(
-        expire_listings_of_patent(actor, patent, "the patent is no longer in force")
+        expire_listings_of_patent(actor, patent.id, "the patent is no longer in force")
         for patent in patents
         if not patent.in_force
     )

@@ -6,8 +6,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import clock
 from app.auth.models import Organization
-from app.db import Money, TimestampMixin, UTCDateTime, enum_column, today
+from app.db import Money, TimestampMixin, UTCDateTime, enum_column, partial_unique_index
 from app.extensions import db
 from app.outlets.models import Outlet
 
@@ -35,6 +36,8 @@ LISTING_STATUSES = (
     "expired",
 )
 PAYMENT_METHODS = ("lump_sum", "royalty", "entry_fee_plus_royalty")
+# rules.ACTIVE_STATUSES as SQL, for the partial unique indexes (a literal: revisions must not import rules).
+_ACTIVE_SQL = "('draft', 'pending_review', 'listed', 'in_negotiation', 'in_auction')"
 
 
 class PatentIpc(db.Model):
@@ -88,12 +91,12 @@ class Patent(TimestampMixin, db.Model):
 
     @property
     def remaining_years(self) -> float | None:
-        return terms.remaining_years(self.expires_on, today())
+        return terms.remaining_years(self.expires_on, clock.today())
 
     @property
     def in_force(self) -> bool:
         expires = self.expires_on
-        return self.legal_status != "lapsed" and (expires is None or expires >= today())
+        return self.legal_status != "lapsed" and (expires is None or expires >= clock.today())
 
 
 class ListingOutlet(db.Model):
@@ -108,6 +111,14 @@ class Listing(TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("price_fen IS NULL OR price_fen >= 0", name="price_not_negative"),
         sa.Index("ix_listings_patent_status", "patent_id", "status"),
+        # The database's guards of rules.offer_conflict's "at most one active ... per patent" (services
+        # also lock the patent row, which covers the rules that span modes).
+        partial_unique_index("uq_listings_one_active_assignment", "patent_id",
+                             where=f"mode = 'assignment' AND status IN {_ACTIVE_SQL}"),
+        partial_unique_index("uq_listings_one_active_exclusive", "patent_id",
+                             where=f"mode IN ('exclusive_license', 'sole_license') AND status IN {_ACTIVE_SQL}"),
+        partial_unique_index("uq_listings_one_active_open_license", "patent_id",
+                             where=f"mode = 'open_license' AND status IN {_ACTIVE_SQL}"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,12 +2,11 @@ from flask.views import MethodView
 
 from app.api import Blueprint, page_schema, paginate
 from app.auth.permissions import allow_anonymous, current_user, require_role
+from app.imports.routes import start_import
+from app.imports.schemas import ImportFile, ImportForm, ImportOut
 
-from . import importer, listings, services
+from . import listings, services
 from .schemas import (
-    ImportFile,
-    ImportForm,
-    ImportReportOut,
     ListingIn,
     ListingOut,
     ListingPatch,
@@ -48,13 +47,12 @@ class Patents(MethodView):
 class PatentImport(MethodView):
     @patents_blp.arguments(ImportForm, location="form")
     @patents_blp.arguments(ImportFile, location="files")
-    @patents_blp.response(200, ImportReportOut)
-    @patents_blp.errors(400)
+    @patents_blp.response(202, ImportOut)
+    @patents_blp.errors(413, 422)
     @require_role("university", "staff")
     def post(self, form, files):
-        """Import an inventory from CSV, XLSX or JSONL; upserts by application number."""
-        upload = files["file"]
-        return importer.import_upload(current_user(), upload.filename or "", upload.stream, form)
+        """Import an inventory (an alias of POST /imports: the import runs as a job)."""
+        return start_import(form, files)
 
 
 @patents_blp.route("/<int:patent_id>")

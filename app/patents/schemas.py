@@ -1,5 +1,5 @@
 import marshmallow as ma
-from marshmallow import validate, validates_schema
+from marshmallow import validate
 
 from app.api import Fen, PageArgs, Schema
 
@@ -149,36 +149,3 @@ class RejectIn(Schema):
 
 class WithdrawIn(Schema):
     reason = ma.fields.String(validate=validate.Length(max=2000))
-
-
-class ImportForm(Schema):
-    owner_organization_id = ma.fields.Integer(metadata={"description": "staff: whose inventory this is"})
-    outlet_codes = ma.fields.List(ma.fields.String(), metadata={"description": "shelve the listings here"})
-    list_mode = ma.fields.String(validate=validate.OneOf(LISTING_MODES),
-                                 metadata={"description": "also create a listing per patent in this mode"})
-    publish = ma.fields.Boolean(load_default=False,
-                                metadata={"description": "staff: put the listings straight into listed"})
-
-    @validates_schema
-    def _publish_needs_mode(self, data, **kwargs):
-        if data.get("publish") and not data.get("list_mode"):
-            raise ma.ValidationError("publish needs list_mode", "publish")
-
-
-class ImportFile(Schema):
-    file = ma.fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
-
-
-class ImportErrorOut(Schema):
-    row = ma.fields.Integer()
-    field = ma.fields.String(allow_none=True)
-    reason = ma.fields.String()
-    message = ma.fields.String()
-
-
-class ImportReportOut(Schema):
-    created = ma.fields.Integer()
-    updated = ma.fields.Integer()
-    unchanged = ma.fields.Integer()
-    listed = ma.fields.Integer()
-    errors = ma.fields.List(ma.fields.Nested(ImportErrorOut))

@@ -6,6 +6,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from app import events
 from app.audit.services import record
 from app.auth.models import Organization, User
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -23,6 +24,10 @@ EDITABLE_FIELDS = (
     "title", "abstract", "claims", "ipc_codes", "legal_status", "filing_date", "grant_date", "inventors",
     "field", "expires_on", "publication_number", "owner_organization_id", "preserved", "evaluation_report",
 )
+# Facts of the patent register (CNIPA, the courts): once a patent exists only staff change them, or an
+# import staff run. An owner may only record that its patent lapsed (fees unpaid, abandoned, expired):
+# otherwise a university could clear a court's preservation (保全) or revive a lapsed patent and list it.
+REGISTER_FACTS = ("legal_status", "preserved", "evaluation_report", "expires_on")
 
 
 def can_manage_organization(user: User | None, organization_id: int) -> bool:
@@ -140,13 +145,43 @@ def create_patent(actor: User | None, data: dict) -> Patent:
     return patent
 
 
-def get_patent(patent_id: int, user: User | None = None, *, for_update: bool = False) -> Patent:
+def get_patent(patent_id: int, user: User | None = None) -> Patent:
     patent = db.session.get(Patent, patent_id)
     if patent is None or not _may_see(user, patent):
         raise NotFound("patent_not_found", f"no patent {patent_id}")
-    if for_update and not can_manage_organization(user, patent.owner_organization_id):
-        raise Forbidden("not_your_organization", "this patent belongs to another organisation")
     return patent
+
+
+def lock_patent(patent_id: int) -> Patent | None:
+    """Load the patent with a row lock held to the end of the transaction: every rule that reads the
+    patent's other offers, licences or pledges before writing takes this first, so two racing writers
+    of one patent run one after the other (SQLite: the writer's BEGIN IMMEDIATE already serialises)."""
+    return db.session.scalars(sa.select(Patent).where(Patent.id == patent_id).with_for_update(of=Patent)
+                              .execution_options(populate_existing=True)).one_or_none()
+
+
+def get_patent_to_edit(patent_id: int, user: User | None, *, lock: bool = False) -> Patent:
+    """A patent the user may change (its organisation's, or any for staff), optionally row-locked."""
+    patent = get_patent(patent_id, user)
+    if not can_manage_organization(user, patent.owner_organization_id):
+        raise Forbidden("not_your_organization", "this patent belongs to another organisation")
+    return lock_patent(patent_id) if lock else patent
+
+
+def _check_register_facts(actor: User | None, patent: Patent, changes: dict) -> None:
+    if actor is None or actor.is_staff:
+        return
+    for key in REGISTER_FACTS:
+        if key not in changes:
+            continue
+        current = patent.expires_on_override if key == "expires_on" else getattr(patent, key)
+        if changes[key] == current:
+            continue
+        if key == "legal_status" and changes[key] == "lapsed":
+            continue
+        raise Forbidden("register_fact_staff_only",
+                        f"{key} is a fact of the patent register: exchange staff change it "
+                        "(an owner may only record that its patent lapsed)", field=key)
 
 
 def _published_listing_exists():
@@ -194,7 +229,8 @@ def patents_query(user: User | None, filters: dict) -> sa.Select:
 
 
 def update_patent(actor: User | None, patent_id: int, changes: dict) -> Patent:
-    patent = get_patent(patent_id, actor, for_update=True)
+    patent = get_patent_to_edit(patent_id, actor, lock=True)
+    _check_register_facts(actor, patent, changes)
     if "owner_organization_id" in changes and changes["owner_organization_id"] != patent.owner_organization_id:
         if actor is None or not actor.is_staff:
             raise Forbidden("owner_change_not_allowed", "ownership moves by a recorded assignment, or by staff")
@@ -226,9 +262,7 @@ def update_patent(actor: User | None, patent_id: int, changes: dict) -> Patent:
            to_status=changes.get("legal_status"), changes={"before": _jsonable(before), "after": _jsonable(changes)})
     enqueue_patent(patent.id)
     if not patent.in_force:
-        from .listings import expire_listings_of_patent
-
-        expire_listings_of_patent(actor, patent, "the patent is no longer in force")
+        events.emit("patent.out_of_force", actor, patent_id=patent.id, reason="the patent is no longer in force")
     return patent
 
 

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from app import clock
 from app.auth.models import AuthToken, Organization, User
-from app.db import utcnow
 
 from .. import factories
 
@@ -64,7 +64,7 @@ def test_login_does_not_reveal_which_emails_exist(client, world):
 
 def test_expired_token(client, world, session):
     token = session.scalar(sa.select(AuthToken).where(AuthToken.user_id == world.uni.user.id))
-    token.expires_at = utcnow() - timedelta(seconds=1)
+    token.expires_at = clock.now() - timedelta(seconds=1)
     session.flush()
     response = client.get("/api/v1/auth/me", headers=world.uni.headers)
     assert response.status_code == 401 and response.get_json()["reason"] == "token_expired"

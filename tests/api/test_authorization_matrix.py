@@ -54,7 +54,13 @@ MATRIX = {
                              expect(404, 200, 404, 200, other_university=404)),
     "patch patent": ("PATCH", "/api/v1/patents/{patent_id}", {"title": "新的名称"},
                      expect(401, 200, 403, 200, other_university=404)),
-    "import patents": ("POST", "/api/v1/patents/import", "upload", expect(401, 200, 403, 422)),
+    # Staff name the owner organisation; without it that is 422.
+    "import patents": ("POST", "/api/v1/patents/import", "upload", expect(401, 202, 403, 422)),
+    "start import": ("POST", "/api/v1/imports", "upload", expect(401, 202, 403, 422)),
+    "list imports": ("GET", "/api/v1/imports", None, expect(401, 200, 403, 200)),
+    "read import": ("GET", "/api/v1/imports/{import_id}", None, expect(401, 200, 403, 200, other_university=404)),
+    "import errors": ("GET", "/api/v1/imports/{import_id}/errors", None,
+                      expect(401, 200, 403, 200, other_university=404)),
     "list listings": ("GET", "/api/v1/listings", None, expect(200, 200, 200, 200)),
     "create listing": ("POST", "/api/v1/listings",
                        lambda ctx: {"patent_id": ctx["patent_id"], "mode": "equity", "negotiable": True},
@@ -109,6 +115,7 @@ def test_authorization_matrix(client, world, name, role):
            "demand_id": factories.demand(world.enterprise.user).id}
     ctx["inquiry_id"] = factories.inquiry(world.enterprise.user, factories.listing(
         factories.patent(world.uni.org), "listed")).id
+    ctx["import_id"] = factories.import_job(world.uni.user, [{"app_number": None, "title": "x"}]).id
     ctx["notification_id"] = factories.db.session.scalar(
         sa.select(Notification.id).where(Notification.user_id == world.uni.user.id))
     headers = {"other_university": world.other_uni.headers}.get(role) or world.by_role(role)

@@ -1,8 +1,10 @@
 """Demands: posting, who sees what (budgets above all), changing and closing."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+
+from app import clock
 
 from .. import factories
 
@@ -10,7 +12,7 @@ DEMAND = {"title": "鱼塘喂料不均匀",
           "description": "我们的鱼塘形状不规则，喂料机喂不到角落，希望饲料能均匀撒到整个鱼塘。",
           "fields": ["现代农业"], "ipc_hints": ["a01k61/80"], "budget_min_fen": 5_000_000,
           "budget_max_fen": 30_000_000, "modes": ["assignment", "nonexclusive_license"], "region": "浙江",
-          "deadline": (date.today() + timedelta(days=60)).isoformat()}
+          "deadline": (clock.today() + timedelta(days=60)).isoformat()}
 
 
 def post(client, actor, **overrides):
@@ -83,7 +85,7 @@ def test_closed_and_lapsed_demands_leave_the_universities_view(client, world):
     open_id = post(client, world.enterprise).get_json()["id"]
     closed_id = post(client, world.enterprise, title="另一个需求").get_json()["id"]
     lapsed = factories.demand(world.enterprise.user, title="过期的需求")
-    lapsed.deadline = date.today() - timedelta(days=1)
+    lapsed.deadline = clock.today() - timedelta(days=1)
     factories.db.session.commit()
     closed = client.post(f"/api/v1/demands/{closed_id}/close", json={"reason": "已找到合作方"},
                          headers=world.enterprise.headers)

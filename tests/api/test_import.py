@@ -1,11 +1,18 @@
 import io
 import json
+import zipfile
 
+import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
 from app.auth.models import SYSTEM
-from app.patents.importer import import_records, read_rows
+from app.imports.files import read_rows
+from app.imports.models import ImportJob
+from app.imports.services import run_import
+from app.jobs import run_due
+from app.jobs.models import Job
+from app.patents.importer import import_records
 from app.patents.models import Listing, Patent
 from app.patents.numbers import check_character
 
@@ -91,26 +98,45 @@ def xlsx(rows) -> bytes:
     return buffer.getvalue()
 
 
-def test_upload_through_the_api(client, world):
+def upload(client, actor, content: bytes, name: str, **form):
+    return client.post("/api/v1/imports", headers=actor.headers, content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(content), name), **form})
+
+
+def test_upload_is_a_job_with_progress_and_paged_errors(client, world, session):
     content = xlsx([["application_number", "title", "ipc", "filing_date"],
                     [num(20), "一种储能变流器", "H02J 7/00", "2020-05-05"],
                     [num(21), "", "H02J 7/00", "2020-05-05"]])
-    response = client.post("/api/v1/patents/import", headers=world.uni.headers, content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(content), "inv.xlsx"), "list_mode": "assignment",
-                                 "outlet_codes": ["baoshan"]})
-    assert response.status_code == 200, response.json
-    report = response.get_json()
-    assert report["created"] == 1 and report["listed"] == 1
-    assert report["errors"] == [{"row": 3, "field": "title", "reason": "missing_title",
-                                 "message": "the record has no title"}]
+    response = upload(client, world.uni, content, "inv.xlsx", list_mode="assignment", outlet_codes=["baoshan"])
+    assert response.status_code == 202, response.json
+    job = response.get_json()
+    assert job["status"] == "queued" and job["total_rows"] == 2 and job["processed_rows"] == 0
+    # Nothing was imported inside the request.
+    assert session.scalar(sa.select(sa.func.count()).select_from(Patent)) == 0
+    assert run_due(kinds=["imports.run"]) == 1
+    done = client.get(f"/api/v1/imports/{job['id']}", headers=world.uni.headers).get_json()
+    assert (done["status"], done["processed_rows"], done["created"], done["listed"], done["failed"]) == (
+        "done", 2, 1, 1, 1)
+    errors = client.get(f"/api/v1/imports/{job['id']}/errors?page_size=1", headers=world.uni.headers).get_json()
+    assert errors["total"] == 1 and errors["items"] == [
+        {"row": 3, "field": "title", "reason": "missing_title", "message": "the record has no title"}]
     drafts = client.get("/api/v1/listings?status=draft", headers=world.uni.headers).get_json()["items"]
     assert drafts[0]["outlet_codes"] == ["baoshan"]
+    listed = client.get("/api/v1/imports", headers=world.uni.headers).get_json()
+    assert [item["id"] for item in listed["items"]] == [job["id"]]
+    assert client.get("/api/v1/imports", headers=world.other_uni.headers).get_json()["total"] == 0
+    assert client.get(f"/api/v1/imports/{job['id']}", headers=world.other_uni.headers).status_code == 404
+
+
+def test_the_old_path_is_an_alias_of_the_job(client, world):
+    response = client.post("/api/v1/patents/import", headers=world.uni.headers, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(jsonl([SHARED_STYLE[0]])), "x.jsonl")})
+    assert response.status_code == 202 and response.get_json()["status"] == "queued"
 
 
 def test_upload_rules(client, world):
     def post(actor, data):
-        return client.post("/api/v1/patents/import", headers=actor.headers, content_type="multipart/form-data",
-                           data=data)
+        return client.post("/api/v1/imports", headers=actor.headers, content_type="multipart/form-data", data=data)
 
     records = io.BytesIO(jsonl([SHARED_STYLE[0]]))
     assert post(world.uni, {"file": (records, "x.jsonl"), "list_mode": "assignment",
@@ -120,8 +146,78 @@ def test_upload_rules(client, world):
     assert post(world.enterprise, {"file": (io.BytesIO(b""), "x.jsonl")}).status_code == 403
     staff = post(world.staff, {"file": (io.BytesIO(jsonl([SHARED_STYLE[0]])), "x.jsonl"), "list_mode": "assignment",
                                "publish": "true", "owner_organization_id": str(world.uni.org.id)})
-    assert staff.status_code == 200 and staff.get_json()["listed"] == 1
+    assert staff.status_code == 202
+    run_due()
+    done = client.get(f"/api/v1/imports/{staff.get_json()['id']}", headers=world.staff.headers).get_json()
+    assert done["listed"] == 1
     assert client.get("/api/v1/listings").get_json()["total"] == 1
+
+
+@pytest.mark.parametrize("name, content", [
+    ("garbage.xlsx", bytes(range(256)) * 40),
+    ("garbage.csv", b"\x00\xff\xfe" + bytes(range(256)) * 40),
+    ("notjson.jsonl", b"this is not json\n"),
+    ("fake.xlsx", b"PK\x03\x04 but not really a zip"),
+])
+def test_a_file_that_is_not_what_its_name_says_is_422(client, world, name, content):
+    response = upload(client, world.uni, content, name)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["reason"] == "unreadable_file"
+    assert response.get_json()["errors"] == {"file": [response.get_json()["message"]]}
+
+
+def test_a_zip_bomb_named_xlsx_is_refused_without_inflating_it(client, world):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", "<" + "a" * (60 * 1024 * 1024) + ">")
+    assert len(buffer.getvalue()) < 200_000
+    response = upload(client, world.uni, buffer.getvalue(), "bomb.xlsx")
+    assert response.status_code == 422 and "decompression bomb" in response.get_json()["message"]
+
+
+def test_caps_on_rows_and_columns(client, world, app):
+    csv_text = "申请号,专利名称\n" + "".join(f"{num(i)},名称{i}\n" for i in range(30, 36))
+    original = app.config["IMPORT_MAX_ROWS"]
+    app.config["IMPORT_MAX_ROWS"] = 5
+    try:
+        too_many = upload(client, world.uni, csv_text.encode(), "inv.csv")
+    finally:
+        app.config["IMPORT_MAX_ROWS"] = original
+    assert too_many.status_code == 413 and too_many.get_json()["reason"] == "too_many_rows"
+    no_number = upload(client, world.uni, "名称,分类号\n一种刀盘,E21D 9/06\n".encode(), "inv.csv")
+    assert no_number.status_code == 422 and no_number.get_json()["reason"] == "missing_columns"
+
+
+def test_a_worker_that_dies_mid_file_loses_at_most_a_batch_and_the_rerun_resumes(app, world, session):
+    records = [{"app_number": num(100 + i), "title": f"一种测试装置{i}", "ipc": ["A01B 1/00"]} for i in range(7)]
+    record = factories.import_job(world.uni.user, records)
+    app.config["IMPORT_BATCH_ROWS"] = 3
+    try:
+        def die_after_first_batch(done, total):
+            raise RuntimeError("worker killed")
+
+        with pytest.raises(RuntimeError):
+            run_import(record.id, progress=die_after_first_batch)
+        session.rollback()
+        half = session.get(ImportJob, record.id, populate_existing=True)
+        assert (half.status, half.processed_rows, half.created) == ("running", 3, 3)
+        finished = run_import(record.id)
+    finally:
+        app.config["IMPORT_BATCH_ROWS"] = 500
+    assert (finished.status, finished.processed_rows, finished.created, finished.unchanged) == ("done", 7, 7, 0)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Patent)) == 7
+
+
+def test_publishing_an_import_never_scores_demands_in_the_import(app, world, session):
+    factories.demand(world.enterprise.user)
+    record = factories.import_job(world.staff.user, SHARED_STYLE, owner_organization_id=world.uni.org.id,
+                                  list_mode="assignment", publish=True)
+    run_due(kinds=["imports.run"])
+    assert session.get(ImportJob, record.id).listed == 2
+    queued = session.scalars(sa.select(Job).where(Job.kind == "demands.notify_matching")).all()
+    assert len(queued) == 1 and len(queued[0].payload["listing_ids"]) == 2 and queued[0].status == "queued"
 
 
 def test_cli_import_with_progress(app, world, tmp_path, session):
@@ -129,11 +225,18 @@ def test_cli_import_with_progress(app, world, tmp_path, session):
     path.write_bytes(jsonl(SHARED_STYLE))
     result = app.test_cli_runner().invoke(args=["patents", "import", str(path), "--owner", "沪东理工大学",
                                                 "--outlet", "baoshan", "--list", "assignment", "--publish"])
-    assert result.exit_code == 0, result.output
+    # Three rows failed: the good ones stay, and the exit code says that not everything went in.
+    assert result.exit_code == 1, result.output
     assert "created 2, updated 0, unchanged 0, listings 2, errors 3" in result.output
     assert "row 2: application_number: missing_application_number" in result.output
     assert session.scalar(sa.select(sa.func.count()).select_from(Listing).where(Listing.status == "listed")) == 2
-    rerun = app.test_cli_runner().invoke(args=["patents", "import", str(path), "--owner", str(world.uni.org.id)])
-    assert "created 0, updated 0, unchanged 2" in rerun.output
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(jsonl([SHARED_STYLE[0], SHARED_STYLE[3]]))
+    rerun = app.test_cli_runner().invoke(args=["patents", "import", str(good), "--owner", str(world.uni.org.id)])
+    assert rerun.exit_code == 0 and "created 0, updated 0, unchanged 2" in rerun.output
     missing = app.test_cli_runner().invoke(args=["patents", "import", str(path), "--owner", "无此单位"])
     assert missing.exit_code != 0 and "no organisation" in missing.output
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"not a workbook")
+    unreadable = app.test_cli_runner().invoke(args=["patents", "import", str(garbage), "--owner", "沪东理工大学"])
+    assert unreadable.exit_code != 0 and "not an XLSX workbook" in unreadable.output

@@ -75,7 +75,7 @@ def test_inquiry_rules(client, world):
     listed = factories.listing(factories.patent(world.uni.org), "listed")
     draft = factories.listing(factories.patent(world.uni.org), "draft")
     auctioned = factories.listing(factories.patent(world.uni.org), "listed")
-    listing_services._move(SYSTEM, auctioned, "put_in_auction", None)
+    listing_services.move(SYSTEM, auctioned, "put_in_auction", None)
     factories.db.session.commit()
     rival_org = factories.organization(kind="enterprise")
     rival_demand = factories.demand(factories.user("enterprise", rival_org))

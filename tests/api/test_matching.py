@@ -1,11 +1,13 @@
 """Matching through the API, on both engines, before and after `flask matching train`."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from app import clock
 from app.demands.cli import train_from_database
 from app.indexing.indexer import drain
+from app.jobs import run_due
 
 from .. import factories
 
@@ -133,8 +135,8 @@ def test_a_listing_shows_its_owner_the_demands_it_fits(client, world, catalogue)
     closed = factories.demand(world.enterprise.user, title="池塘投喂饲料", description="鱼塘投饲料不均匀。")
     closed.status = "closed"
     lapsed = factories.demand(world.enterprise.user, title="池塘喂鱼", description="鱼塘喂料机撒料不均匀。",
-                              deadline=date.today() + timedelta(days=1))
-    lapsed.deadline = date.today() - timedelta(days=1)
+                              deadline=clock.today() + timedelta(days=1))
+    lapsed.deadline = clock.today() - timedelta(days=1)
     factories.db.session.commit()
     feeder = catalogue["一种自动投饵装置"]  # owned by world.uni
     response = client.get(f"/api/v1/listings/{feeder.id}/matching-demands", headers=world.uni.headers)
@@ -161,6 +163,10 @@ def test_a_newly_listed_listing_notifies_the_enterprise_whose_demand_it_fits(cli
                                                  ipc_codes=["A01K 61/80"]), "pending_review")
     for listing in (unrelated, fitting):
         assert client.post(f"/api/v1/listings/{listing.id}/approve", headers=world.staff.headers).status_code == 200
+    # Approving scores no demand in its write transaction: a job does, after the commit.
+    inbox = client.get("/api/v1/notifications", headers=world.enterprise.headers).get_json()
+    assert not [n for n in inbox["items"] if n["kind"] == "demand_match"]
+    assert run_due(kinds=["demands.notify_matching"]) == 2
     inbox = client.get("/api/v1/notifications", headers=world.enterprise.headers).get_json()
     found = [n for n in inbox["items"] if n["kind"] == "demand_match"]
     assert [n["data"]["listing_id"] for n in found] == [fitting.id]

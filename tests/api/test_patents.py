@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from app.db import today
+from app import clock
 from app.patents.numbers import check_character
 from app.patents.terms import expiry_date
 
@@ -138,4 +138,4 @@ def test_lapsing_a_patent_expires_its_active_listings(client, world):
 def test_pending_patents_have_no_grant_date(client, world):
     response = client.post("/api/v1/patents", json=payload(world, legal_status="pending"), headers=world.uni.headers)
     assert response.status_code == 422 and response.get_json()["reason"] == "invalid_legal_status"
-    assert today()  # the derived remaining life uses the server's clock
+    assert clock.today()  # the derived remaining life uses the server's clock
