@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -13,6 +15,17 @@ from app import clock
 # Whether the current transaction will write: on SQLite a writer begins with BEGIN IMMEDIATE. Requests
 # with a read method set it to False; commands, jobs and tests write.
 WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    """Transactions begun inside only read: on SQLite they do not take the write lock, so a long read (a
+    training run, scoring every demand) never holds up the API's writers."""
+    token = WRITE_INTENT.set(False)
+    try:
+        yield
+    finally:
+        WRITE_INTENT.reset(token)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

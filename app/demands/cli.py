@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.db import read_only
 from app.extensions import db
 
 from .textmodel import PSEUDO_QUERIES
@@ -42,7 +43,9 @@ def catalogue_docs(batch: int = 5000):
 def train_from_database(directory: Path, *, dimensions: int, pseudo_queries: int, progress=None) -> dict:
     from .textmodel import train
 
-    docs = list(catalogue_docs())
+    with read_only():
+        docs = list(catalogue_docs())
+        db.session.commit()
     if len(docs) < 20:
         raise click.ClickException(f"{len(docs)} patents are too few to learn from; import the inventory first")
     return train(docs, directory, dimensions=dimensions, pseudo_queries=pseudo_queries, progress=progress)

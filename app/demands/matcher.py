@@ -344,10 +344,15 @@ def _demand_analysis(demand: Demand, model: TextModel | None) -> Analysis:
     return analysis
 
 
-def notify_matching_demands(listing: Listing) -> int:
-    """When a listing is published, tell the enterprises whose open demands it fits well."""
+def demands_to_notify(listing: Listing) -> list[dict]:
+    """The open demands a newly published listing fits well enough to tell their enterprises (reads only)."""
+    return _score_demands(listing.id, None, floor=NOTIFY_THRESHOLD)
+
+
+def notify_matching_demands(listing: Listing, fitting: list[dict] | None = None) -> int:
+    """Tell the enterprises whose open demands the listing fits well (once per demand and listing)."""
     sent = 0
-    for item in _score_demands(listing.id, None, floor=NOTIFY_THRESHOLD):
+    for item in demands_to_notify(listing) if fitting is None else fitting:
         demand = item["demand"]
         recipients = [demand.created_by_user_id] if demand.created_by_user_id else []
         sent += len(notify(recipients, "demand_match", f"A new listing fits your demand “{demand.title}”"[:300],
