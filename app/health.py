@@ -40,6 +40,9 @@ def readiness() -> tuple[dict, bool]:
         except SearchUnavailable as exc:
             checks["search"] = {"engine": backend().name, "ok": False, "error": str(exc)}
         checks["search"]["backlog"] = backlog()
+        from app.jobs import backlog as job_backlog
+
+        checks["jobs"] = job_backlog()
     return checks, ready
 
 

@@ -1,4 +1,14 @@
+import re
+
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.models import SYSTEM
+from app.errors import DomainError
+from app.patents import listings as listing_services
+from app.patents import rules
+from app.patents.models import Listing
 
 from .. import factories
 
@@ -184,3 +194,37 @@ def test_listing_someone_elses_patent_is_refused(client, world):
     response = create(client, world.uni, theirs)
     assert response.status_code in (403, 422)
     assert response.get_json()["reason"] in ("not_your_organization", "patent_not_found")
+
+
+def test_the_database_refuses_a_second_active_assignment_offer(session, world):
+    """The guard under the service's check and lock: even a writer that skips both cannot add one."""
+    patent = factories.patent(world.uni.org)
+    factories.listing(patent, "draft")
+    with pytest.raises(IntegrityError):
+        with session.begin_nested():
+            session.add(Listing(patent_id=patent.id, mode="assignment", negotiable=True, status="listed"))
+    session.add(Listing(patent_id=patent.id, mode="assignment", negotiable=True, status="withdrawn"))
+    session.flush()  # an ended offer is no longer active
+
+
+def test_the_active_statuses_of_the_guards_are_the_rules(session):
+    from app.patents.models import _ACTIVE_SQL
+
+    assert set(re.findall(r"'(\w+)'", _ACTIVE_SQL)) == set(rules.ACTIVE_STATUSES)
+
+
+def test_a_conflict_in_a_transition_leaves_the_callers_transaction_alone(session, world):
+    """A stale listing is a 409 for that change only: the work the caller did before it (an import's earlier
+    rows) stays in its transaction; the request or job boundary decides what to roll back."""
+    earlier = factories.patent(world.uni.org)
+    listing = factories.listing(factories.patent(world.uni.org), "pending_review")
+    earlier.title = "一种先写入的专利"
+    assert listing.version == 2  # loaded: this session now holds a version another writer moves on
+    session.flush()
+    table = Listing.__table__  # a plain UPDATE, as another writer would: the session does not see it
+    session.execute(sa.update(table).where(table.c.id == listing.id).values(version=table.c.version + 1))
+    with pytest.raises(DomainError) as raised:
+        with session.begin_nested():
+            listing_services.move(SYSTEM, listing, "approve")
+    assert raised.value.reason == "concurrent_update"
+    assert session.get(type(earlier), earlier.id).title == "一种先写入的专利"

@@ -139,3 +139,38 @@ def test_pending_patents_have_no_grant_date(client, world):
     response = client.post("/api/v1/patents", json=payload(world, legal_status="pending"), headers=world.uni.headers)
     assert response.status_code == 422 and response.get_json()["reason"] == "invalid_legal_status"
     assert clock.today()  # the derived remaining life uses the server's clock
+
+
+def test_register_facts_are_changed_by_staff_only(client, world):
+    patent = factories.patent(world.uni.org, preserved=True)
+
+    def patch(actor, **changes):
+        return client.patch(f"/api/v1/patents/{patent.id}", json=changes, headers=actor.headers)
+
+    for changes in ({"preserved": False}, {"evaluation_report": True}, {"expires_on": "2049-01-01"},
+                    {"legal_status": "pending"}):
+        refused = patch(world.uni, **changes)
+        assert refused.status_code == 403, changes
+        assert refused.get_json()["reason"] == "register_fact_staff_only"
+        assert list(refused.get_json()["errors"]) == list(changes)
+    assert patch(world.uni, preserved=True, title="一种改进的正极材料").status_code == 200  # unchanged facts pass
+    assert patch(world.staff, preserved=False).get_json()["preserved"] is False
+    # The owner may record that its patent lapsed; reviving it is the register's business.
+    assert patch(world.uni, legal_status="lapsed").get_json()["legal_status"] == "lapsed"
+    assert patch(world.uni, legal_status="valid").status_code == 403
+    assert patch(world.staff, legal_status="valid").get_json()["in_force"] is True
+
+
+def test_expiry_is_judged_on_the_business_date(client, world):
+    patent = factories.patent(world.uni.org, expires_on=date(2030, 1, 1))
+    listing = factories.listing(patent, "listed")
+    try:
+        clock.freeze("2030-01-01T15:59:00+00:00")  # 23:59 in Shanghai: the last day of the term
+        assert client.get(f"/api/v1/patents/{patent.id}").get_json()["in_force"] is True
+        clock.advance(minutes=2)  # 00:01 on 2 January in Shanghai, still 1 January in UTC
+        assert client.get(f"/api/v1/patents/{patent.id}").get_json()["in_force"] is False
+        result = client.application.test_cli_runner().invoke(args=["listings", "expire"])
+        assert "1 listing(s) expired" in result.output
+    finally:
+        clock.unfreeze()
+    assert client.get(f"/api/v1/listings/{listing.id}", headers=world.uni.headers).get_json()["status"] == "expired"
