@@ -17,12 +17,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The API (gunicorn) and the background worker (`flask worker`: indexing, notifications, imports,
+# schedules) together, as a deployment runs them; Ctrl-C stops both.
 run: $(VENV)/.installed
 	$(VENV)/bin/flask db upgrade
 	$(VENV)/bin/flask seed demo --if-empty
 	$(VENV)/bin/flask search ensure
 	$(VENV)/bin/flask matching train --if-missing
-	$(VENV)/bin/gunicorn --bind 0.0.0.0:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	PORT=$(PORT) WORKERS=$(WORKERS) $(VENV)/bin/python -m app.serve
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

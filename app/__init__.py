@@ -66,7 +66,7 @@ def register_extensions(app: Flask) -> None:
     from search import make_backend
 
     app.extensions["search_backend"] = make_backend(app.config)
-    from app.demands.matcher import load_model
+    from app.demands.loading import load_model
 
     load_model(app)
     with app.app_context():

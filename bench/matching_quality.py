@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.demands.textmodel import PSEUDO_QUERIES  # noqa: E402
+from app.demands.training import PSEUDO_QUERIES  # noqa: E402
 from bench.search import SHARED, load_catalogue, machine, percentiles  # noqa: E402
 
 DEMANDS = ROOT / "bench" / "data" / "demands.jsonl"

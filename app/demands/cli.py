@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from app.db import read_only
 from app.extensions import db
 
-from .textmodel import PSEUDO_QUERIES
+from .training import PSEUDO_QUERIES
 
 matching_cli = AppGroup("matching", help="The supply-demand matching model.")
 
@@ -24,8 +24,8 @@ def catalogue_docs(batch: int = 5000):
     from app.indexing.documents import ipc_codes_by_patent
     from app.patents.models import Patent
 
-    from .matcher import doc_body
-    from .textmodel import Doc
+    from .analysis import doc_body
+    from .text import Doc
 
     patent = Patent.__table__
     last = 0
@@ -41,7 +41,7 @@ def catalogue_docs(batch: int = 5000):
 
 
 def train_from_database(directory: Path, *, dimensions: int, pseudo_queries: int, progress=None) -> dict:
-    from .textmodel import train
+    from .training import train
 
     with read_only():
         docs = list(catalogue_docs())
@@ -57,7 +57,7 @@ def train_from_database(directory: Path, *, dimensions: int, pseudo_queries: int
 @click.option("--if-missing", is_flag=True, help="Do nothing when a model is already in place (make run).")
 def train_command(dimensions: int, pseudo_queries: int, if_missing: bool) -> None:
     """Build the matching model from every patent in the database and write it where the app loads it."""
-    from .matcher import current_model, model_dir
+    from .loading import current_model, model_dir
 
     directory = model_dir() or Path(current_app.instance_path) / "matching-model"
     if if_missing and current_model() is not None:
@@ -73,7 +73,7 @@ def train_command(dimensions: int, pseudo_queries: int, if_missing: bool) -> Non
 @matching_cli.command("status")
 def status_command() -> None:
     """Which model is loaded, from where."""
-    from .matcher import current_model, model_dir
+    from .loading import current_model, model_dir
 
     model = current_model()
     if model is None:

@@ -4,7 +4,7 @@ The text part is a logistic re-ranker over a handful of features (weighted BM25 
 word weights, coverage of the demand's words in the whole text and in the title, coverage of the
 related words the model adds, latent-space cosine and rank, the predicted probability of the
 listing's IPC subclass, the pretrained encoder's cosine with its passage). Its weights are fitted on
-pseudo-queries by `fit_listwise` (textmodel.train);
+pseudo-queries by `fit_listwise` (training.train);
 the defaults below are what an untrained installation uses. The structured part (budget, mode, region,
 remaining life, IPC hints) then moves the score within a band and becomes the match's reasons.
 """

@@ -14,7 +14,7 @@ from app.patents.ipc import InvalidIPC, parse_ipc
 from app.patents.models import LISTING_MODES
 from app.patents.services import can_manage_organization
 
-from .matcher import store_vector
+from .analysis import store_vector
 from .models import Demand
 
 EDITABLE = ("title", "description", "fields", "ipc_hints", "budget_min_fen", "budget_max_fen", "modes", "region",

@@ -3,6 +3,7 @@ time whether a file is what its name says, within the caps, before any job is qu
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -37,6 +38,55 @@ class Inspection:
     columns: list[str]
 
 
+def _size_from_the_sheet_header(sheet) -> None:
+    """openpyxl sizes each read-only sheet as it loads the workbook, looking for <dimension> with events that
+    only arrive at elements' ends: for a sheet written without one (streaming writers leave it out) that is
+    a full parse of the sheet, twice per import, before the first row is read. Stop at <sheetData>'s start
+    instead; rows stream without a size, which then comes from count_xlsx_rows when it is wanted."""
+    from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG
+    from openpyxl.worksheet.dimensions import SheetDimension
+    from openpyxl.xml.functions import iterparse
+
+    source = sheet._get_source()
+    try:
+        for _event, element in iterparse(source, events=("start",)):
+            if element.tag == DIMENSION_TAG:
+                bounds = SheetDimension.from_tree(element).boundaries
+                if bounds is not None:
+                    sheet._min_column, sheet._min_row, sheet._max_column, sheet._max_row = bounds
+                return
+            if element.tag == DATA_TAG:
+                return
+    finally:
+        source.close()
+
+
+def _open_workbook(stream: IO[bytes]):
+    from openpyxl import load_workbook
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    ReadOnlyWorksheet._get_size = _size_from_the_sheet_header
+    return load_workbook(stream, read_only=True, data_only=True)
+
+
+def count_xlsx_rows(raw: bytes) -> int:
+    """Data rows of the first sheet (rows after the header), by a light pass over its XML."""
+    from openpyxl.xml.functions import iterparse
+
+    workbook = _open_workbook(io.BytesIO(raw))
+    try:
+        source = workbook.worksheets[0]._get_source()
+        rows = 0
+        for _event, element in iterparse(source):
+            if element.tag.endswith("}row"):
+                rows += 1
+                element.clear()
+        source.close()
+    finally:
+        workbook.close()
+    return max(rows - 1, 0)
+
+
 def file_format(filename: str) -> str:
     name = filename.lower()
     for suffix, kind in FORMATS.items():
@@ -45,15 +95,25 @@ def file_format(filename: str) -> str:
     raise Invalid("unsupported_file_type", "upload a .csv, .xlsx or .jsonl file", field="file")
 
 
-def decode_csv(raw: bytes) -> str:
+def csv_encoding(raw: bytes) -> str:
+    """UTF-8 (with or without BOM) or GBK, as Excel on Chinese Windows saves CSV; checked in chunks so that
+    the decoded text of a large file is never held whole."""
     if b"\x00" in raw:
         raise UnreadableFile("the file has NUL bytes: it is not a CSV text file")
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves CSV in GBK
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return raw.decode(encoding)
+            for start in range(0, len(raw), 1 << 20):
+                decoder.decode(raw[start:start + (1 << 20)])
+            decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
     raise UnreadableFile("the file is neither UTF-8 nor GBK text: it is not a CSV file")
+
+
+def _csv_text(stream: IO[bytes], encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(stream, encoding=encoding, newline="")
 
 
 def check_xlsx_archive(raw: bytes, max_inflated: int) -> None:
@@ -83,9 +143,8 @@ def inspect(filename: str, raw: bytes, *, max_inflated: int) -> Inspection:
     (422) when it is not what its name says."""
     kind = file_format(filename)
     if kind == "csv":
-        text = decode_csv(raw)
         try:
-            reader = csv.reader(io.StringIO(text))
+            reader = csv.reader(_csv_text(io.BytesIO(raw), csv_encoding(raw)))
             header = next(reader, [])
             rows = sum(1 for row in reader if any(cell.strip() for cell in row))
         except csv.Error as exc:
@@ -107,13 +166,12 @@ def inspect(filename: str, raw: bytes, *, max_inflated: int) -> Inspection:
             return Inspection(kind, len(lines), list(first))
         return Inspection(kind, 0, [])
     check_xlsx_archive(raw, max_inflated)
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        workbook = _open_workbook(io.BytesIO(raw))
         sheet = workbook.worksheets[0]
         header = next(sheet.iter_rows(max_row=1, values_only=True), ())
-        estimated = max((sheet.max_row or 1) - 1, 0) if sheet.max_row else None
+        # Only what the sheet declares: counting its rows is a pass over the file, left to the job.
+        estimated = max(sheet.max_row - 1, 0) if sheet.max_row else None
         workbook.close()
     except Exception as exc:  # noqa: BLE001 - any parse failure of a foreign file is the file's fault
         raise UnreadableFile(f"the workbook cannot be read: {type(exc).__name__}") from None
@@ -133,14 +191,13 @@ def read_rows(filename: str, stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
                     continue
                 yield number, record if isinstance(record, dict) else {"__error__": "a line must be an object"}
     elif kind == "csv":
-        text = decode_csv(stream.read())
-        for number, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        raw = stream.read()
+        text = _csv_text(io.BytesIO(raw), csv_encoding(raw))
+        for number, record in enumerate(csv.DictReader(text), start=2):
             if any((value or "").strip() for value in record.values() if isinstance(value, str)):
                 yield number, record
     else:
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(stream, read_only=True, data_only=True)
+        workbook = _open_workbook(stream)
         try:
             rows = workbook.worksheets[0].iter_rows(values_only=True)
             header = [str(cell).strip() if cell is not None else "" for cell in next(rows, [])]

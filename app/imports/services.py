@@ -120,6 +120,12 @@ def run_import(import_id: int, *, progress: Callable[[int, int | None], None] | 
         record.status, record.started_at = "running", clock.now()
     db.session.commit()
     content = db.session.scalar(sa.select(ImportFile.content).where(ImportFile.import_id == import_id))
+    if record.total_rows is None and record.file_format == "xlsx" and content:
+        try:
+            record.total_rows = files.count_xlsx_rows(content)
+        except Exception:  # noqa: BLE001 - the count is for progress only; reading the rows decides
+            log.warning("could not count the rows of import %s", import_id)
+        db.session.commit()
     batch_size = current_app.config["IMPORT_BATCH_ROWS"]
     max_rows = current_app.config["IMPORT_MAX_ROWS"]
     try:

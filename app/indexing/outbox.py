@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
-from app.db import UTCDateTime
+from app.db import UTCDateTime, bulk_insert
 from app.extensions import db
 from app.jobs import after_commit_key
 
@@ -36,6 +36,15 @@ def _enqueue(entity: str, entity_id: int) -> None:
     db.session.add(OutboxEvent(entity=entity, entity_id=entity_id))
     # One search.drain job per transaction that wrote here, written by its commit (app.jobs).
     db.session.info[DRAIN_REQUESTED] = True
+
+
+def enqueue_many(entity: str, entity_ids: list[int]) -> None:
+    """One outbox row per id, in one multi-row INSERT (bulk imports)."""
+    if entity_ids:
+        now = clock.now()
+        bulk_insert(db.session, OutboxEvent,
+                    [{"entity": entity, "entity_id": i, "created_at": now, "attempts": 0} for i in entity_ids])
+        db.session.info[DRAIN_REQUESTED] = True
 
 
 def enqueue_listing(listing_id: int) -> None:

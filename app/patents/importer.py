@@ -14,18 +14,22 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from app import clock
+from app.audit.models import AuditLog
 from app.audit.services import record as audit
 from app.auth.models import User
+from app.db import bulk_insert
 from app.errors import DomainError, Forbidden, Invalid
 from app.extensions import db
-from app.indexing.outbox import enqueue_patent
+from app.indexing.outbox import enqueue_many, enqueue_patent
+from app.outlets.services import outlets_by_codes
 
 from . import listings, rules, terms
-from .models import Listing, Patent
+from .models import Listing, ListingOutlet, Patent, PatentIpc
 from .numbers import InvalidNumber, parse_application_number
-from .services import build_patent, update_patent
+from .services import build_patent, patent_values, update_patent
 
 # Accepted column names (lower-cased) for each field; the JSONL keys of ../shared/data are among them.
 ALIASES = {
@@ -184,18 +188,121 @@ def import_records(
     bad rows and the ids of listings published (the caller announces them once per batch)."""
     check_options(actor, outlet_codes, list_mode, publish)
     report = {"created": 0, "updated": 0, "unchanged": 0, "listed": 0, "errors": [], "published_ids": []}
-    for row_number, record in rows:
+    rows = list(rows)
+    try:
+        with db.session.begin_nested():
+            one_by_one = _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, publish)
+    except IntegrityError:
+        # A racing writer registered one of these numbers first: take the careful path for the batch.
+        report = {"created": 0, "updated": 0, "unchanged": 0, "listed": 0, "errors": [], "published_ids": []}
+        one_by_one = rows
+    for row_number, record in one_by_one:
         try:
             with db.session.begin_nested():
                 _import_one(actor, owner_id, record, report, outlet_codes, list_mode, publish)
-        except RowError as exc:
-            report["errors"].append({"row": row_number, "field": exc.field, "reason": exc.reason,
-                                     "message": exc.message})
-        except DomainError as exc:
-            field = next(iter(exc.errors), None) if exc.errors else None
-            report["errors"].append({"row": row_number, "field": field, "reason": exc.reason,
-                                     "message": exc.message})
+        except (RowError, DomainError) as exc:
+            report["errors"].append(_row_error(row_number, exc))
+    report["errors"].sort(key=lambda error: error["row"])
     return report
+
+
+def _row_error(row_number: int, exc: RowError | DomainError) -> dict:
+    if isinstance(exc, RowError):
+        field = exc.field
+    else:
+        field = next(iter(exc.errors), None) if exc.errors else None
+    return {"row": row_number, "field": field, "reason": exc.reason, "message": exc.message}
+
+
+def _insert_rows(model, rows: list[dict]) -> None:
+    bulk_insert(db.session, model, rows)
+
+
+def _normalised(owner_id: int, record: dict) -> tuple[dict, Any]:
+    """A raw record as the fields build_patent takes, and its price."""
+    record = _lowered(record)
+    data = normalise_record(record)
+    price = data.pop("price_fen", None)
+    data["owner_organization_id"] = owner_id
+    if "legal_status" not in data:
+        data["legal_status"] = _default_status(data["application_number"], data["patent_type"] or
+                                               _type_of(data["application_number"]), _pick(record, "patent_type"))
+    return data, price
+
+
+def _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, publish) -> list[tuple[int, dict]]:
+    """The common case of an inventory import, set-based: patents not yet registered, with their listings,
+    are validated in Python by the services' own rules (patent_values, check_patent_can_be_offered) and
+    written with one multi-row INSERT per table. Rows naming a registered patent (an update, or another
+    organisation's) or repeated in the batch are returned for the row-by-row path."""
+    prepared: list[tuple[int, dict, dict, list[str], Any]] = []
+    later: list[tuple[int, dict]] = []
+    seen: set[str] = set()
+    for row_number, record in rows:
+        try:
+            data, price = _normalised(owner_id, record)
+            values, codes, _ = patent_values(actor, data)
+            if list_mode:
+                listings.check_patent_can_be_offered(Patent(**values), list_mode)
+        except (RowError, DomainError) as exc:
+            report["errors"].append(_row_error(row_number, exc))
+            continue
+        if values["application_number"] in seen:
+            later.append((row_number, record))
+            continue
+        seen.add(values["application_number"])
+        prepared.append((row_number, record, values, codes, price))
+    registered = set(db.session.scalars(sa.select(Patent.application_number)
+                                        .where(Patent.application_number.in_(seen)))) if seen else set()
+    new = []
+    for row_number, record, values, codes, price in prepared:
+        if values["application_number"] in registered:
+            later.append((row_number, record))
+        else:
+            new.append((values, codes, price))
+    if not new:
+        return sorted(later)
+    now, actor_id = clock.now(), getattr(actor, "id", None)
+    # Plain multi-row INSERTs, then the new ids by their unique keys: INSERT ... RETURNING in parameter
+    # order costs a statement per row on SQLite.
+    _insert_rows(Patent, [{**values, "pledged": False, "created_at": now, "updated_at": now} for values, _, _ in new])
+    id_of = dict(db.session.execute(sa.select(Patent.application_number, Patent.id).where(
+        Patent.application_number.in_([values["application_number"] for values, _, _ in new]))).all())
+    patent_ids = [id_of[values["application_number"]] for values, _, _ in new]
+    _insert_rows(PatentIpc, [
+        {"patent_id": pid, "position": position, "code": code}
+        for pid, (_, codes, _) in zip(patent_ids, new, strict=True) for position, code in enumerate(codes)])
+    _insert_rows(AuditLog, [
+        {"entity": "patent", "entity_id": pid, "action": "import", "actor_user_id": actor_id,
+         "to_status": values["legal_status"], "created_at": now}
+        for pid, (values, _, _) in zip(patent_ids, new, strict=True)])
+    report["created"] += len(new)
+    if not list_mode:
+        enqueue_many("patent", patent_ids)
+        return sorted(later)
+    status = "listed" if publish else "draft"
+    _insert_rows(Listing, [
+        {"patent_id": pid, "mode": list_mode, "price_fen": price, "negotiable": price is None, "status": status,
+         "created_by_user_id": actor_id, "listed_at": now if publish else None, "version": 1, "created_at": now,
+         "updated_at": now} for pid, (_, _, price) in zip(patent_ids, new, strict=True)])
+    # These patents were created in this transaction: each has exactly the one listing just written.
+    listing_of = dict(db.session.execute(sa.select(Listing.patent_id, Listing.id)
+                                         .where(Listing.patent_id.in_(patent_ids))).all())
+    listing_ids = [listing_of[pid] for pid in patent_ids]
+    shelves = outlets_by_codes(outlet_codes or [])
+    if shelves:
+        _insert_rows(ListingOutlet, [{"listing_id": lid, "outlet_id": outlet.id}
+                                     for lid in listing_ids for outlet in shelves])
+    _insert_rows(AuditLog, [
+        {"entity": "listing", "entity_id": lid, "action": "create", "actor_user_id": actor_id, "to_status": status,
+         "changes": {"patent_id": pid, "mode": list_mode}, "created_at": now}
+        for lid, pid in zip(listing_ids, patent_ids, strict=True)])
+    enqueue_many("listing", listing_ids)
+    report["listed"] += len(listing_ids)
+    if publish:
+        report["published_ids"] += listing_ids
+    return sorted(later)
+
 
 
 def check_options(actor: User | None, outlet_codes: list[str] | None, list_mode: str | None, publish: bool) -> None:
@@ -208,19 +315,11 @@ def check_options(actor: User | None, outlet_codes: list[str] | None, list_mode:
         raise Invalid("open_license_terms_required", "open licences state their terms one by one, not by bulk "
                       "import", field="list_mode")
     if outlet_codes:
-        from app.outlets.services import outlets_by_codes
-
         outlets_by_codes(outlet_codes)  # an unknown code fails the whole import up front
 
 
 def _import_one(actor, owner_id, record, report, outlet_codes, list_mode, publish) -> None:
-    record = _lowered(record)
-    data = normalise_record(record)
-    price = data.pop("price_fen", None)
-    data["owner_organization_id"] = owner_id
-    if "legal_status" not in data:
-        data["legal_status"] = _default_status(data["application_number"], data["patent_type"] or
-                                               _type_of(data["application_number"]), _pick(record, "patent_type"))
+    data, price = _normalised(owner_id, record)
     fresh = build_patent(actor, data)
     existing = db.session.scalar(sa.select(Patent).where(Patent.application_number == fresh.application_number))
     if existing is None:

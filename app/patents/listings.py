@@ -28,7 +28,7 @@ EDITABLE_BY_OWNER = frozenset({"draft"})
 EDITABLE_BY_STAFF = frozenset({"draft", "pending_review", "listed"})
 
 
-def _check_patent_can_be_offered(patent: Patent, mode: str) -> None:
+def check_patent_can_be_offered(patent: Patent, mode: str) -> None:
     if not patent.in_force:
         raise Conflict("patent_not_in_force", f"{patent.application_number} is not in force", field="patent_id")
     if patent.preserved:
@@ -56,7 +56,7 @@ def _check_no_conflicting_offer(patent: Patent, mode: str, exclude_id: int | Non
         raise Conflict("listing_conflict", conflict, field="mode")
 
 
-def _check_terms(listing: Listing) -> None:
+def check_terms(listing: Listing) -> None:
     if listing.mode == "open_license":
         method = listing.ol_payment_method
         if method is None:
@@ -104,11 +104,11 @@ def create_listing(actor: User | None, data: dict, *, status: str = "draft", ann
         patent = get_patent_to_edit(data["patent_id"], actor, lock=True)
     except NotFound:
         raise Invalid("patent_not_found", f"no patent {data['patent_id']}", field="patent_id") from None
-    _check_patent_can_be_offered(patent, data["mode"])
+    check_patent_can_be_offered(patent, data["mode"])
     _check_no_conflicting_offer(patent, data["mode"], None)
     listing = Listing(patent=patent, status=status, created_by_user_id=getattr(actor, "id", None))
     _apply(listing, {"negotiable": False, **data})
-    _check_terms(listing)
+    check_terms(listing)
     if status == "listed":
         listing.listed_at = clock.now()
     db.session.add(listing)
@@ -172,13 +172,13 @@ def update_listing(actor: User | None, listing_id: int, changes: dict) -> Listin
     mode_changed = "mode" in changes and changes["mode"] != listing.mode
     if mode_changed:
         lock_patent(listing.patent_id)
-        _check_patent_can_be_offered(listing.patent, changes["mode"])
+        check_patent_can_be_offered(listing.patent, changes["mode"])
         _check_no_conflicting_offer(listing.patent, changes["mode"], listing.id)
         if changes["mode"] != "open_license" and "open_license" not in changes:
             changes["open_license"] = None
     before = {"mode": listing.mode, "price_fen": listing.price_fen, "outlet_codes": listing.outlet_codes}
     _apply(listing, changes)
-    _check_terms(listing)
+    check_terms(listing)
     _flush_versioned()
     record("listing", listing.id, "update", actor, changes={"before": before, "after": _jsonable(changes)})
     enqueue_listing(listing.id)
@@ -204,9 +204,9 @@ def move(actor: User | None, listing: Listing, action: str, reason: str | None =
     if action in ("submit", "approve"):
         # The patent may have lapsed or gained a conflicting offer since the draft was written.
         lock_patent(listing.patent_id)
-        _check_patent_can_be_offered(listing.patent, listing.mode)
+        check_patent_can_be_offered(listing.patent, listing.mode)
         _check_no_conflicting_offer(listing.patent, listing.mode, listing.id)
-        _check_terms(listing)
+        check_terms(listing)
     source = listing.status
     listing.status = target
     if target == "listed" and listing.listed_at is None:

@@ -71,15 +71,16 @@ def parse_number_field(text: str, field: str = "application_number"):
         raise Invalid("invalid_application_number", str(exc), field=field) from None
 
 
-def _check_dates_and_status(patent: Patent, number_year: int | None, via_pct: bool) -> None:
-    if patent.filing_date and patent.grant_date and patent.grant_date < patent.filing_date:
+def _check_dates_and_status(filing_date: date | None, grant_date: date | None, legal_status: str,
+                            number_year: int | None, via_pct: bool) -> None:
+    if filing_date and grant_date and grant_date < filing_date:
         raise Invalid("invalid_dates", "the grant date is before the filing date", field="grant_date")
-    if patent.filing_date and number_year and not via_pct and patent.filing_date.year != number_year:
+    if filing_date and number_year and not via_pct and filing_date.year != number_year:
         # PCT national-phase numbers carry the year of entry, not of the international filing.
         raise Invalid("filing_date_mismatch",
-                      f"the number was given in {number_year} but the filing date is {patent.filing_date}",
+                      f"the number was given in {number_year} but the filing date is {filing_date}",
                       field="filing_date")
-    if patent.legal_status == "pending" and patent.grant_date is not None:
+    if legal_status == "pending" and grant_date is not None:
         raise Invalid("invalid_legal_status", "a pending application has no grant date", field="legal_status")
 
 
@@ -99,8 +100,9 @@ def _publication(text: str | None) -> str | None:
         raise Invalid("invalid_publication_number", str(exc), field="publication_number") from None
 
 
-def build_patent(actor: User | None, data: dict) -> Patent:
-    """Validate `data` into a new, unsaved Patent (shared by the API and the bulk import)."""
+def patent_values(actor: User | None, data: dict) -> tuple[dict, list[str], Organization]:
+    """Validate `data` into a new patent's column values, its IPC codes (main first) and its owner, without
+    building an ORM object (the bulk import writes thousands at a time)."""
     number = parse_number_field(data["application_number"])
     if data.get("patent_type") and data["patent_type"] != number.patent_type:
         raise Invalid("patent_type_mismatch",
@@ -108,7 +110,7 @@ def build_patent(actor: User | None, data: dict) -> Patent:
     owner = _owner_for(actor, data.get("owner_organization_id"))
     codes = _ipc_codes(data.get("ipc_codes") or [])
     legal_status = data.get("legal_status") or ("valid" if data.get("grant_date") else "pending")
-    patent = Patent(
+    values = dict(
         application_number=number.canonical,
         publication_number=_publication(data.get("publication_number")),
         title=data["title"].strip(),
@@ -121,14 +123,23 @@ def build_patent(actor: User | None, data: dict) -> Patent:
         expires_on_override=data.get("expires_on"),
         owner_organization_id=owner.id,
         inventors=[name.strip() for name in data.get("inventors") or [] if name.strip()],
-        field=data.get("field"),
+        field=data.get("field") or field_for_ipc(codes),
         field_overridden=bool(data.get("field")),
         preserved=bool(data.get("preserved", False)),
         evaluation_report=bool(data.get("evaluation_report", False)),
+        ipc_main=codes[0],
     )
+    _check_dates_and_status(values["filing_date"], values["grant_date"], legal_status, number.filing_year,
+                            number.via_pct)
+    return values, codes, owner
+
+
+def build_patent(actor: User | None, data: dict) -> Patent:
+    """Validate `data` into a new, unsaved Patent (shared by the API and the bulk import)."""
+    values, codes, owner = patent_values(actor, data)
+    patent = Patent(**values)
     patent.owner = owner
     _set_ipc(patent, codes)
-    _check_dates_and_status(patent, number.filing_year, number.via_pct)
     return patent
 
 
@@ -256,7 +267,8 @@ def update_patent(actor: User | None, patent_id: int, changes: dict) -> Patent:
             before[key] = getattr(patent, key)
             setattr(patent, key, value.strip() if key == "title" else value)
     number = parse_application_number(patent.application_number)
-    _check_dates_and_status(patent, number.filing_year, number.via_pct)
+    _check_dates_and_status(patent.filing_date, patent.grant_date, patent.legal_status, number.filing_year,
+                            number.via_pct)
     db.session.flush()
     record("patent", patent.id, "update", actor, from_status=before.get("legal_status"),
            to_status=changes.get("legal_status"), changes={"before": _jsonable(before), "after": _jsonable(changes)})

@@ -240,3 +240,22 @@ def test_cli_import_with_progress(app, world, tmp_path, session):
     garbage.write_bytes(b"not a workbook")
     unreadable = app.test_cli_runner().invoke(args=["patents", "import", str(garbage), "--owner", "沪东理工大学"])
     assert unreadable.exit_code != 0 and "not an XLSX workbook" in unreadable.output
+
+
+def test_uploads_have_their_own_size_cap(client, world, app):
+    """An inventory is bigger than any other request body; past IMPORT_MAX_BYTES it is 413 in the one format."""
+    line = "".join(f"{num(i)},一种测试用的装置及其方法{i:06d}{'试' * 300}\n" for i in range(200, 4200))
+    body = ("申请号,专利名称\n" + line).encode()
+    assert app.config["MAX_CONTENT_LENGTH"] < len(body) < app.config["IMPORT_MAX_BYTES"]
+    accepted = upload(client, world.uni, body, "big.csv")
+    assert accepted.status_code == 202, accepted.get_json()
+    original = app.config["IMPORT_MAX_BYTES"]
+    app.config["IMPORT_MAX_BYTES"] = len(body) // 2
+    try:
+        refused = upload(client, world.uni, body, "big.csv")
+    finally:
+        app.config["IMPORT_MAX_BYTES"] = original
+    assert refused.status_code == 413 and refused.get_json()["code"] == 413
+    too_big = client.post("/api/v1/demands", headers=world.enterprise.headers, content_type="application/json",
+                          data=b'{"title": "' + b"x" * len(body) + b'"}')
+    assert too_big.status_code == 413

@@ -129,7 +129,8 @@ def test_soft_query_and_word_postings_find_documents_by_related_words(model):
 
 
 def test_soft_matches_are_each_listings_own_whatever_its_neighbours(model):
-    from app.demands.textmodel import SOFT_THRESHOLD, candidate_text
+    from app.demands.model import SOFT_THRESHOLD
+    from app.demands.text import candidate_text
 
     weights = model.term_weights("鱼塘投饵，电池")
     docs = catalogue()
@@ -214,7 +215,7 @@ def test_a_retrain_encodes_only_passages_it_has_not_seen(model, tmp_path):
 def test_pseudo_queries_leave_out_the_words_of_their_patents_title():
     import rjieba
 
-    from app.demands.textmodel import _pseudo_queries
+    from app.demands.training import _pseudo_queries
 
     docs = catalogue()
     samples = _pseudo_queries(docs, random.Random(5), 30)

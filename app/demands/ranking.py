@@ -1,0 +1,158 @@
+"""Ranking listings for a demand's analysis: candidates from the search engine and the model, prepared
+once per listing, scored by the pure functions of matching.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+import numpy as np
+import sqlalchemy as sa
+
+from app import clock
+from app.auth.models import Organization
+from app.errors import ServiceUnavailable
+from app.extensions import db
+from app.indexing.documents import documents_for
+from app.indexing.indexer import backend
+from app.indexing.service import PUBLISHED
+from app.outlets.models import Outlet
+from app.patents import terms as patent_terms
+from app.patents.models import Listing
+from search import SearchUnavailable
+
+from . import matching
+from .analysis import Analysis, analyse, doc_body
+from .model import TextModel
+from .text import Doc, bigrams, candidate_text
+
+ENGINE_CANDIDATES = 50
+ENGINE_BIGRAMS = 16
+ENGINE_WORDS = 6
+MAX_BIGRAM_SHARE = 0.02
+LATENT_CANDIDATES = 20
+LEXICAL_CANDIDATES = 40
+DENSE_CANDIDATES = 40
+
+
+def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | None, explain: int | None = None,
+                    analysis: Analysis | None = None):
+    """(score, reasons, document) of the published listings that match `text`, best first; the
+    word-level reasons only for the first `explain` (all when None)."""
+    analysis = analyse(text, model) if analysis is None else analysis
+    docs, _ = documents_for(candidate_listings(analysis, model))
+    return rank(analysis, model, wanted, prepare([d for d in docs if d["status"] in PUBLISHED], model), explain)
+
+
+def candidate_listings(analysis: Analysis, model: TextModel | None) -> list[int]:
+    # The engine is asked for the demand's heaviest bigrams (any of them, as a bigram analyzer would)
+    # and its heaviest whole words and their relatives: bigrams find a patent whatever its words'
+    # segmentation, words and relatives find it when the bigrams are too common to rank it.
+    # Only bigrams inside the demand's words: those across a word boundary (们的, 塘形) are rare, so
+    # they would weigh most, and mean nothing.
+    inside = {gram for word in analysis.weights for gram in bigrams(word)}
+    # Bigrams in more than MAX_BIGRAM_SHARE of the catalogue rank nothing and cost the engine most.
+    common = (lambda g: model.bigram_df.get(g, 0) > MAX_BIGRAM_SHARE * model.documents) if model else (lambda g: False)
+    grams = sorted(((g, wt) for g, wt in analysis.bigrams.items() if g in inside and not common(g)),
+                   key=lambda item: -item[1])[:ENGINE_BIGRAMS]
+    named = sorted(((w, wt) for w, wt in {**analysis.related, **analysis.weights}.items() if len(w) > 2),
+                   key=lambda item: -item[1])[:ENGINE_WORDS]
+    terms = grams + named
+    try:
+        from_engine = [doc_id for doc_id, _ in backend().match(terms, PUBLISHED, ENGINE_CANDIDATES)]
+    except SearchUnavailable as exc:
+        if model is None:
+            raise ServiceUnavailable("search_unavailable", "matching needs the search engine right now") from exc
+        from_engine = []  # the latent space alone still finds candidates
+    from_model: list[int] = []
+    if model is not None:
+        # The model's own candidates: nearest in the latent space, most weighted words (with their
+        # relatives) over the catalogue it was trained on, and nearest passages by the encoder (which
+        # finds a patent even when the demand shares no word with it).
+        patent_ids = list(dict.fromkeys(
+            [key for key, _ in model.nearest_documents(analysis.vector, LATENT_CANDIDATES)]
+            + [key for key, _ in model.lexical_documents(model.expanded({**analysis.related, **analysis.weights}),
+                                                         LEXICAL_CANDIDATES)]
+            + [key for key, _ in model.nearest_passages(analysis.dense, DENSE_CANDIDATES)]))
+        if patent_ids:
+            order = {pid: i for i, pid in enumerate(patent_ids)}
+            rows = db.session.execute(sa.select(Listing.id, Listing.patent_id).where(
+                Listing.patent_id.in_(patent_ids), Listing.status.in_(PUBLISHED))).all()
+            from_model = [lid for lid, _ in sorted(rows, key=lambda r: order[r.patent_id])]
+    return list(dict.fromkeys(from_engine + from_model))
+
+
+@dataclass
+class Prepared:
+    """What matching reads of candidate listings, whatever the demand: their documents, words and
+    bigrams, latent vectors and places. Worked out once when one listing meets many demands."""
+
+    docs: list[dict]
+    texts: list[matching.CandidateText]
+    vectors: list[np.ndarray | None]
+    regions: dict[int, list[str]]
+    passage_vectors: list[np.ndarray | None]
+
+
+def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
+    texts, vectors, patents = [], [], []
+    for doc in docs:
+        title, codes = doc.get("title") or "", doc.get("ipc_codes") or []
+        body = doc_body(doc.get("abstract"), doc.get("claims"))
+        texts.append(candidate_text(title, body, codes, None))
+        vectors.append(model.doc_vector(Doc(doc["patent_id"], title, body, codes)) if model is not None else None)
+        patents.append((doc["patent_id"], title, body))
+    passage_vectors = model.passage_vectors_of(patents) if model is not None else [None] * len(docs)
+    return Prepared(docs, texts, vectors, _regions(docs) if docs else {}, passage_vectors)
+
+
+def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, prepared: Prepared,
+         explain: int | None = None):
+    """(score, reasons, doc) best first; which words matched is worked out for the first `explain`."""
+    if not prepared.docs:
+        return []
+    # Per demand: the cosine and the soft matches (fresh dicts; the prepared texts are shared).
+    candidates = [replace(text, cosine=None if vector is None or analysis.vector is None
+                          else float(vector @ analysis.vector), soft={}, soft_title={},
+                          dense=None if dense is None or analysis.dense is None else float(dense @ analysis.dense))
+                  for text, vector, dense in zip(prepared.texts, prepared.vectors, prepared.passage_vectors,
+                                                 strict=True)]
+    if model is not None:
+        model.fill_soft_matches(analysis.weights, candidates)
+    features = matching.text_features(query_weights=analysis.weights, related_weights=analysis.related,
+                                      ipc_probabilities=analysis.ipc, candidates=candidates,
+                                      avg_len=model.avg_len if model else 80.0, bigram_idf=analysis.bigrams,
+                                      avg_bigrams=model.avg_bigrams if model else 160.0,
+                                      dense_band=(model.dense_floor, model.dense_span) if model
+                                      else (matching.DENSE_FLOOR, matching.DENSE_SPAN))
+    weights = model.weights if model else matching.RankerWeights()
+    on = clock.today()
+    out = []
+    for doc, candidate, f in zip(prepared.docs, candidates, features, strict=True):
+        text = matching.text_score(f, weights)
+        expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
+        offer = matching.Offer(mode=doc["mode"], price_fen=doc.get("price_fen"), ipc_codes=doc.get("ipc_codes") or [],
+                               regions=prepared.regions[doc["id"]],
+                               remaining_years=patent_terms.remaining_years(expires, on))
+        shared = matching.shared_ipc(wanted.ipc_hints, analysis.ipc, offer.ipc_codes)
+        fit, reasons = matching.structured_fit(wanted, offer, shared)
+        reasons.update({"shared_ipc": shared, "text_similarity": round(text, 4)})
+        out.append((matching.combine(text, fit), reasons, doc, candidate))
+    out.sort(key=lambda item: (-item[0], item[2]["id"]))
+    for i, (_, reasons, _, candidate) in enumerate(out):
+        explained = explain is None or i < explain
+        reasons["matched_terms"] = matching.matched_terms(analysis.weights, candidate) if explained else []
+        reasons["related_terms"] = matching.matched_terms(analysis.related, candidate, limit=5) if explained else []
+    return [item[:3] for item in out]
+
+
+def _regions(docs: list[dict]) -> dict[int, list[str]]:
+    owners = {d["owner_id"] for d in docs}
+    owner_region = dict(db.session.execute(
+        sa.select(Organization.id, Organization.region).where(Organization.id.in_(owners))).all())
+    codes = {c for d in docs for c in d.get("outlet_codes") or []}
+    outlet_places = {o.code: [o.city, o.province] for o in db.session.scalars(
+        sa.select(Outlet).where(Outlet.code.in_(codes)))} if codes else {}
+    return {d["id"]: [owner_region.get(d["owner_id"]) or ""] + [p for c in d.get("outlet_codes") or []
+                                                                  for p in outlet_places.get(c, [])]
+            for d in docs}

@@ -1,0 +1,50 @@
+"""`python -m app.serve`: what a deployment runs, in one command for `make run`: the API under gunicorn
+and one background worker (`flask worker`). If either stops, the other is stopped too, so a supervisor
+(or the person at the terminal) sees the failure instead of an API whose jobs silently never run.
+
+Production runs the two as separate services (see docs/operations.md), scaling each on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    workers = os.environ.get("WORKERS", "2")
+    api = [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"0.0.0.0:{port}",
+           "--workers", workers, "wsgi:app"]
+    worker = [str(BIN / "flask"), "--app", "wsgi.py", "worker"]
+    children = [subprocess.Popen(api), subprocess.Popen(worker)]
+
+    def stop(*_args):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        stop()
+        deadline = time.monotonic() + 30
+        for child in children:
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return max((child.returncode or 0) for child in children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
