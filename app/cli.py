@@ -69,8 +69,9 @@ def register(app: Flask) -> None:
         and exits non-zero when any row failed (the good rows stay)."""
         from app.auth.models import SYSTEM, Organization
         from app.errors import DomainError
+        from app.imports.jobs import run_import
         from app.imports.models import ImportRowError
-        from app.imports.services import create_import, run_import
+        from app.imports.services import create_import
         from app.patents.models import LISTING_MODES
 
         if list_mode and list_mode not in LISTING_MODES:

@@ -60,19 +60,18 @@ def write_files(count: int, work: Path) -> dict[str, Path]:
             writer.writerow(HEADER)
             writer.writerows(rows(count))
     if not paths["xlsx"].exists():
-        # As Excel and WPS save a workbook: strings in the shared-strings table.
-        from openpyxl import Workbook
+        # As Excel and WPS save a workbook: strings in the shared-strings table (XlsxWriter writes it so).
+        import xlsxwriter
 
-        book = Workbook()
-        sheet = book.active
-        sheet.append(HEADER)
-        for row in rows(count):
-            sheet.append(row)
-        book.save(paths["xlsx"])
-        del book
+        book = xlsxwriter.Workbook(str(paths["xlsx"]))
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, HEADER)
+        for number, row in enumerate(rows(count), start=1):
+            sheet.write_row(number, 0, row)
+        book.close()
     if not paths["xlsx-inline"].exists():
-        # As streaming writers (openpyxl's write-only mode, some exports) save it: every string inline in
-        # the sheet, which openpyxl parses about twice as slowly.
+        # As openpyxl and other streaming writers save it: every string inline in the sheet, with no
+        # <dimension> (so the job counts the rows first), which openpyxl parses more slowly.
         from openpyxl import Workbook
 
         book = Workbook(write_only=True)
@@ -143,7 +142,7 @@ def upload(url: str, path: Path, publish: bool, work: Path) -> dict:
     assert response.status_code == 202, response.get_json()
     return {"import_id": response.get_json()["id"], "token": token,
             "upload_answered_s": round(time.perf_counter() - started, 2),
-            "upload_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "upload_peak_rss_mb": peak_rss_mb()}
 
 
 def run_job(url: str, import_id: int, token: str, work: Path) -> dict:
@@ -155,7 +154,7 @@ def run_job(url: str, import_id: int, token: str, work: Path) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
     with app.app_context():
         db.session.remove()
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = peak_rss_mb()
     seen: list = []
     stop = threading.Event()
     started = time.perf_counter()
@@ -182,9 +181,16 @@ def run_job(url: str, import_id: int, token: str, work: Path) -> dict:
     return {"rows": final["processed_rows"], "created": final["created"], "listed": final["listed"],
             "failed": final["failed"], "status": final["status"], "job_seconds": round(elapsed, 1),
             "rows_per_s": round(final["processed_rows"] / elapsed),
-            "job_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "worker_baseline_rss_mb": round(baseline / 1024), "progress_seen": seen[:2] + seen[-2:],
+            "job_peak_rss_mb": peak_rss_mb(), "worker_baseline_rss_mb": baseline, "progress_seen": seen[:2] + seen[-2:],
             "jobs_queued_after": waiting}
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the parent's from before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _child(args: list[str]) -> dict:

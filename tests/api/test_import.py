@@ -8,8 +8,8 @@ from openpyxl import Workbook
 
 from app.auth.models import SYSTEM
 from app.imports.files import read_rows
+from app.imports.jobs import run_import
 from app.imports.models import ImportJob
-from app.imports.services import run_import
 from app.jobs import run_due
 from app.jobs.models import Job
 from app.patents.importer import import_records
