@@ -8,13 +8,24 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, request, send_from_directory
+from werkzeug.routing import IntegerConverter
 
 from app import clock
 from app.config import INSTANCE_DIR, Config, TestingConfig
 from app.db import WRITE_INTENT
-from app.extensions import api, db, migrate
+from app.extensions import api, db, limiter, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` path segments are ids: 1 to BIGINT's maximum. A larger number matches no route (404)
+    instead of overflowing the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -31,7 +42,13 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     clock.configure(app.config["BUSINESS_TIMEZONE"])
     app.json.sort_keys = False
     app.json.ensure_ascii = False  # Chinese titles stay readable in responses
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.config.get("JSON_LOGS", True) and not app.testing:
+        from app.guards import configure_logging
+
+        configure_logging()
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.url_map.converters["int"] = BoundedIntConverter
 
     register_extensions(app)
     register_blueprints(app)
@@ -39,6 +56,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from app.errors import register_error_handlers
 
     register_error_handlers(app)
+    from app import guards
+
+    guards.register(app)
     wrap_views_in_transactions(app)
     register_jobs()
     register_commands(app)
@@ -58,6 +78,13 @@ def register_jobs() -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    limiter.init_app(app)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address (rate limits, logs) is the one the trusted proxies saw.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     api.init_app(app, spec_kwargs={"info": {"description": (
         "Backend of a patent supermarket (专利超市): listings, search, matching, auctions and deals. "

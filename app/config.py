@@ -37,6 +37,17 @@ class Config:
     # Where `flask matching train` writes the matching model and the app loads it from.
     MATCHING_MODEL_DIR = os.environ.get("MATCHING_MODEL_DIR") or str(INSTANCE_DIR / "matching-model")
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Abuse limits (flask-limiter syntax), counted per client address in memory, or in Redis when
+    # REDIS_URL is set (shared by every worker and host).
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
+    REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "5 per minute;50 per day")
+    PASSWORD_RATE_LIMIT = os.environ.get("PASSWORD_RATE_LIMIT", "5 per minute;30 per hour")
+    # Failed logins for one account from one address before each further attempt must wait (doubling).
+    LOGIN_FAILURES_BEFORE_SLOWDOWN = _int("LOGIN_FAILURES_BEFORE_SLOWDOWN", 5)
+    # Proxies in front of the app that set X-Forwarded-For (0: the client connects directly).
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
     # Forked processes that read and prepare batches while `flask search reindex` writes (0: in-process).
     SEARCH_REINDEX_PROCESSES = _int("SEARCH_REINDEX_PROCESSES", 1)
     TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 12 * 3600)
@@ -44,6 +55,10 @@ class Config:
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST_KIB = _int("ARGON2_MEMORY_COST_KIB", 65536)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)
+    # Browser origins allowed to call the API (CORS), comma-separated; none by default.
+    CORS_ORIGINS = tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip())
+    # One JSON object per log line (request id, user, route, status, duration); false: plain text.
+    JSON_LOGS = os.environ.get("JSON_LOGS", "true").lower() == "true"
     # Business dates (expiry, deadlines, report months) are dates of this zone; timestamps stay UTC.
     BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE") or "Asia/Shanghai"
     # Background jobs: done rows are kept this long for `flask jobs status`, then pruned by the worker.
@@ -73,6 +88,8 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 1024
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # Abuse limits are off in tests but for the tests that turn them on (tests/api/test_abuse.py).
+    RATELIMIT_ENABLED = False
     # Tests write inside a transaction that is never committed: a forked reader could not see it.
     SEARCH_REINDEX_PROCESSES = 0
     # No model unless a test trains one: a developer's own model must not change the suite's results.

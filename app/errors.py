@@ -62,22 +62,33 @@ def snake(name: str) -> str:
 
 
 def error_payload(code: int, message: str, reason: str | None = None, errors: dict | None = None) -> dict:
+    from app.guards import current_request_id
+
     payload = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
     payload["reason"] = reason or snake(HTTPStatus(code).phrase)
     if errors:
         payload["errors"] = errors
+    request_id = current_request_id()
+    if request_id:
+        payload["request_id"] = request_id
     return payload
 
 
 def flatten_validation_messages(messages: dict) -> dict:
-    """webargs nests messages by location ({"json": {...}}); clients want {"field": [...]}."""
+    """webargs nests messages by location ({"json": {"open_license": {"royalty_rate": [...]}}}); clients get
+    one flat map keyed by dotted paths ({"open_license.royalty_rate": [...]}, list items by index)."""
     flat: dict = {}
-    for location, fields in messages.items():
-        if isinstance(fields, dict):
-            for name, msgs in fields.items():
-                flat.setdefault(name, []).extend(msgs if isinstance(msgs, list) else [msgs])
+
+    def walk(prefix: str, node) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), child)
         else:
-            flat.setdefault(location, []).extend(fields if isinstance(fields, list) else [fields])
+            flat.setdefault(prefix or "_schema", []).extend(
+                str(message) for message in (node if isinstance(node, list) else [node]))
+
+    for location, fields in messages.items():
+        walk("" if isinstance(fields, dict) else location, fields)
     return flat
 
 
@@ -108,6 +119,8 @@ def register_error_handlers(app: Flask) -> None:
         response.status_code = error.status_code
         if error.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
         return response
 
     @app.errorhandler(IntegrityError)

@@ -5,17 +5,18 @@ from flask.views import MethodView
 from app import clock
 from app.api import Blueprint, Schema
 from app.extensions import db
+from app.fields import Text
 
 blp = Blueprint("health", __name__, url_prefix="", description="Liveness and readiness probes")
 
 
 class HealthOut(Schema):
-    status = ma.fields.String()
+    status = Text()
     server_time = ma.fields.DateTime()
 
 
 class ReadyOut(Schema):
-    status = ma.fields.String(metadata={"description": "ready, degraded (search down: 200) or not_ready (503)"})
+    status = Text(metadata={"description": "ready, degraded (search down: 200) or not_ready (503)"})
     checks = ma.fields.Dict()
 
 

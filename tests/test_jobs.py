@@ -93,20 +93,20 @@ def test_a_crash_between_commit_and_delivery_loses_nothing(app, client, world, s
     """The request's own after-commit run is best effort; with it gone, the worker delivers."""
     app.config["JOBS_RUN_AFTER_REQUEST"] = False
     try:
-        patent = factories.patent(world.uni.org, title="一种盾构机刀盘", ipc_codes=["E21D 9/06"])
+        patent = factories.patent(world.uni.org, title="一种蚯蚓粪分拣筛网装置", ipc_codes=["A01K 67/033"])
         listing_id = factories.listing(patent, "pending_review").id
         assert client.post(f"/api/v1/listings/{listing_id}/approve", headers=world.staff.headers).status_code == 200
     finally:
         app.config["JOBS_RUN_AFTER_REQUEST"] = True
     assert session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) > 0
     assert [j.status for j in jobs_of("search.drain")][-1] == "queued"
-    assert client.get("/api/v1/search/listings?q=盾构机").get_json()["total"] == 0
+    assert client.get("/api/v1/search/listings?q=蚯蚓粪分拣").get_json()["total"] == 0
     ready = client.get("/readyz").get_json()["checks"]
     assert ready["jobs"]["due"] >= 2
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) == 0
-    assert [item["listing_id"] for item in client.get("/api/v1/search/listings?q=盾构机").get_json()["items"]] == [
+    assert [item["listing_id"] for item in client.get("/api/v1/search/listings?q=蚯蚓粪分拣").get_json()["items"]] == [
         listing_id]
     # What is left queued is the next scheduled sweep, not yet due.
     assert {j.status for j in jobs_of("search.drain") if j.run_after <= clock.now()} == {"done"}

@@ -3,6 +3,7 @@ from flask.views import MethodView
 
 from app.api import Blueprint, PageArgs, Schema, page_schema, paginate
 from app.auth.permissions import require_role
+from app.fields import Id, Text
 
 from . import services as audit
 
@@ -10,20 +11,20 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 
 
 class AuditQueryArgs(PageArgs):
-    entity = ma.fields.String(metadata={"description": "listing, patent, outlet, organization, user"})
-    id = ma.fields.Integer()
+    entity = Text(metadata={"description": "listing, patent, outlet, organization, user"})
+    id = Id()
 
 
 class AuditOut(Schema):
-    id = ma.fields.Integer()
-    entity = ma.fields.String()
-    entity_id = ma.fields.Integer()
-    action = ma.fields.String()
-    from_status = ma.fields.String(allow_none=True)
-    to_status = ma.fields.String(allow_none=True)
-    reason = ma.fields.String(allow_none=True)
+    id = Id()
+    entity = Text()
+    entity_id = Id()
+    action = Text()
+    from_status = Text(allow_none=True)
+    to_status = Text(allow_none=True)
+    reason = Text(multiline=True, allow_none=True)
     changes = ma.fields.Dict(allow_none=True)
-    actor_user_id = ma.fields.Integer(allow_none=True)
+    actor_user_id = Id(allow_none=True)
     created_at = ma.fields.DateTime()
 
 

@@ -1,9 +1,12 @@
+from flask import current_app
 from flask.views import MethodView
 
 from app.api import Blueprint, page_schema, paginate
 from app.auth.permissions import allow_anonymous, current_token, current_user, require_role
+from app.errors import Unauthorized
+from app.extensions import limiter
 
-from . import services
+from . import services, throttle
 from .schemas import (
     LoginIn,
     OrganizationIn,
@@ -23,11 +26,17 @@ orgs_blp = Blueprint("organizations", __name__, url_prefix="/api/v1/organization
                      description="Universities, institutes, enterprises, the exchange and banks")
 
 
+def _limit(setting: str):
+    """A per-address limit read from the configuration when the request comes (see .env.example)."""
+    return limiter.limit(lambda: current_app.config[setting])
+
+
 @auth_blp.route("/register")
 class Register(MethodView):
+    @_limit("REGISTER_RATE_LIMIT")
     @auth_blp.arguments(RegisterIn)
     @auth_blp.response(201, RegisterOut)
-    @auth_blp.errors(409)
+    @auth_blp.errors(409, 429)
     @allow_anonymous
     def post(self, data):
         """Sign up an enterprise and its first user."""
@@ -38,12 +47,20 @@ class Register(MethodView):
 
 @auth_blp.route("/login")
 class Login(MethodView):
+    @_limit("LOGIN_RATE_LIMIT")
     @auth_blp.arguments(LoginIn)
     @auth_blp.response(200, TokenOut)
+    @auth_blp.errors(401, 429)
     @allow_anonymous
     def post(self, data):
-        """Exchange email and password for a bearer token."""
-        token, ttl = services.login(data["email"], data["password"])
+        """Exchange email and password for a bearer token (throttled per address and per account)."""
+        throttle.check(data["email"])  # before any password is hashed
+        try:
+            token, ttl = services.login(data["email"], data["password"])
+        except Unauthorized:
+            throttle.failed(data["email"])
+            raise
+        throttle.succeeded(data["email"])
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
 

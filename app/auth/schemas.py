@@ -2,64 +2,65 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.api import PageArgs, Schema
+from app.fields import Email, Id, Integer, Password, Text
 
 from .models import ORGANIZATION_KINDS, ROLES
 
 
 class RegisterIn(Schema):
-    email = ma.fields.Email(required=True)
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(max=200))
-    organization_name = ma.fields.String(required=True, validate=validate.Length(min=2, max=200))
-    region = ma.fields.String(validate=validate.Length(max=100))
+    email = Email(required=True)
+    password = Password(required=True)
+    organization_name = Text(required=True, validate=validate.Length(min=2, max=200))
+    region = Text(validate=validate.Length(max=100))
 
 
 class LoginIn(Schema):
-    email = ma.fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+    email = Text(required=True, validate=validate.Length(min=1, max=254))
+    password = Password(required=True)
 
 
 class TokenOut(Schema):
-    access_token = ma.fields.String(required=True)
-    token_type = ma.fields.String(required=True)
-    expires_in = ma.fields.Integer(required=True, metadata={"description": "seconds"})
+    access_token = Text(required=True)
+    token_type = Text(required=True)
+    expires_in = Integer(required=True, metadata={"description": "seconds"})
 
 
 class UserOut(Schema):
-    id = ma.fields.Integer()
-    email = ma.fields.String()
-    role = ma.fields.String()
-    organization_id = ma.fields.Integer(allow_none=True)
+    id = Id()
+    email = Text()
+    role = Text()
+    organization_id = Id(allow_none=True)
 
 
 class UserIn(Schema):
-    email = ma.fields.Email(required=True)
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(max=200))
-    role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
-    organization_id = ma.fields.Integer(allow_none=True, load_default=None)
+    email = Email(required=True)
+    password = Password(required=True)
+    role = Text(required=True, validate=validate.OneOf(ROLES))
+    organization_id = Id(allow_none=True, load_default=None)
 
 
 class OrganizationOut(Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    kind = ma.fields.String()
-    region = ma.fields.String(allow_none=True)
+    id = Id()
+    name = Text()
+    kind = Text()
+    region = Text(allow_none=True)
 
 
 class OrganizationIn(Schema):
-    name = ma.fields.String(required=True, validate=validate.Length(min=2, max=200))
-    kind = ma.fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
-    region = ma.fields.String(allow_none=True, validate=validate.Length(max=100))
+    name = Text(required=True, validate=validate.Length(min=2, max=200))
+    kind = Text(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
+    region = Text(allow_none=True, validate=validate.Length(max=100))
 
 
 class OrganizationPatch(Schema):
-    name = ma.fields.String(validate=validate.Length(min=2, max=200))
-    kind = ma.fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
-    region = ma.fields.String(allow_none=True, validate=validate.Length(max=100))
+    name = Text(validate=validate.Length(min=2, max=200))
+    kind = Text(validate=validate.OneOf(ORGANIZATION_KINDS))
+    region = Text(allow_none=True, validate=validate.Length(max=100))
 
 
 class OrganizationQueryArgs(PageArgs):
-    kind = ma.fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
-    q = ma.fields.String(validate=validate.Length(max=100), metadata={"description": "part of the name"})
+    kind = Text(validate=validate.OneOf(ORGANIZATION_KINDS))
+    q = Text(validate=validate.Length(max=100), metadata={"description": "part of the name"})
 
 
 class RegisterOut(Schema):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -19,7 +21,14 @@ from app.indexing.outbox import enqueue_organization
 from .models import ROLE_ORGANIZATION_KINDS, AuthToken, Organization, User
 from .permissions import hash_token
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+_COMMON = Path(__file__).with_name("data") / "common_passwords.txt"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    lines = _COMMON.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _hasher() -> PasswordHasher:
@@ -31,10 +40,21 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def _check_password_strength(password: str) -> None:
+def check_password_policy(password: str, email: str | None = None) -> None:
+    """At least MIN_PASSWORD_LENGTH characters of which not all are spaces, not one character repeated, not a
+    common password (also with a year or a few digits added), not the e-mail's name."""
+    if not password.strip():
+        raise Invalid("weak_password", "the password is blank", field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid("weak_password", f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
                       field="password")
+    lowered = password.lower()
+    bare = lowered.rstrip("0123456789!.@#")
+    local = normalise_email(email).partition("@")[0] if email else ""
+    if (len(set(lowered)) <= 2 or lowered in common_passwords() or (bare and bare in common_passwords())
+            or (len(local) >= 4 and local in lowered)):
+        raise Invalid("weak_password", "the password is too easy to guess (a common password, a repeated "
+                      "character or your e-mail's name)", field="password")
 
 
 def normalise_email(email: str) -> str:
@@ -60,7 +80,7 @@ def _ensure_organization_name_free(name: str, exclude_id: int | None = None) -> 
 
 def register_enterprise(email: str, password: str, organization_name: str, region: str | None = None):
     """Self sign-up: an enterprise and its first user. Universities are created by staff."""
-    _check_password_strength(password)
+    check_password_policy(password, email)
     _ensure_email_free(email)
     _ensure_organization_name_free(organization_name)
     org = Organization(name=organization_name.strip(), kind="enterprise", region=region)
@@ -80,7 +100,7 @@ def create_user(actor: User | None, email: str, password: str, role: str,
     """Staff create university and enterprise users; only an admin creates staff or admins."""
     if actor is not None and actor.role != "admin" and role in ("staff", "admin"):
         raise Forbidden("role_not_allowed", "only an admin may create staff or admin users")
-    _check_password_strength(password)
+    check_password_policy(password, email)
     _ensure_email_free(email)
     org = None
     if organization_id is not None:
@@ -153,7 +173,7 @@ def organizations_query(kind: str | None = None, q: str | None = None) -> sa.Sel
     if kind:
         stmt = stmt.where(Organization.kind == kind)
     if q:
-        stmt = stmt.where(Organization.name.contains(q.strip()))
+        stmt = stmt.where(Organization.name.contains(q.strip(), autoescape=True))
     return stmt
 
 

@@ -3,6 +3,7 @@ from marshmallow import post_dump, validate
 
 from app.api import Fen, PageArgs, Schema
 from app.auth.permissions import current_user
+from app.fields import Id, Integer, Text
 from app.indexing.routes import SearchItemOut
 from app.patents.models import LISTING_MODES
 
@@ -13,19 +14,19 @@ MONEY = validate.Range(min=0, max=10**13)
 
 
 class DemandOut(Schema):
-    id = ma.fields.Integer()
-    organization_id = ma.fields.Integer()
-    organization_name = ma.fields.String(attribute="organization.name")
-    title = ma.fields.String()
-    description = ma.fields.String()
-    fields = ma.fields.List(ma.fields.String())
-    ipc_hints = ma.fields.List(ma.fields.String())
+    id = Id()
+    organization_id = Id()
+    organization_name = Text(attribute="organization.name")
+    title = Text()
+    description = Text(multiline=True)
+    fields = ma.fields.List(Text())
+    ipc_hints = ma.fields.List(Text())
     budget_min_fen = Fen(allow_none=True, metadata={"description": "only for the posting enterprise and staff"})
     budget_max_fen = Fen(allow_none=True, metadata={"description": "only for the posting enterprise and staff"})
-    modes = ma.fields.List(ma.fields.String(validate=validate.OneOf(LISTING_MODES)))
-    region = ma.fields.String(allow_none=True)
+    modes = ma.fields.List(Text(validate=validate.OneOf(LISTING_MODES)))
+    region = Text(allow_none=True)
     deadline = ma.fields.Date(allow_none=True)
-    status = ma.fields.String(metadata={"enum": list(DEMAND_STATUSES)})
+    status = Text(metadata={"enum": list(DEMAND_STATUSES)})
     closed_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -40,24 +41,24 @@ class DemandOut(Schema):
 
 
 class _DemandFields(Schema):
-    title = ma.fields.String(validate=validate.Length(min=2, max=200))
-    description = ma.fields.String(validate=validate.Length(min=4, max=5000),
+    title = Text(validate=validate.Length(min=2, max=200))
+    description = Text(multiline=True, validate=validate.Length(min=4, max=5000),
                                    metadata={"description": "the problem and the goal, in the enterprise's words"})
-    fields = ma.fields.List(ma.fields.String(validate=validate.Length(max=40)), validate=validate.Length(max=10))
-    ipc_hints = ma.fields.List(ma.fields.String(validate=validate.Length(max=32)), validate=validate.Length(max=10))
+    fields = ma.fields.List(Text(validate=validate.Length(max=40)), validate=validate.Length(max=10))
+    ipc_hints = ma.fields.List(Text(validate=validate.Length(max=32)), validate=validate.Length(max=10))
     budget_min_fen = Fen(allow_none=True, validate=MONEY)
     budget_max_fen = Fen(allow_none=True, validate=MONEY)
-    modes = ma.fields.List(ma.fields.String(validate=validate.OneOf(LISTING_MODES)),
+    modes = ma.fields.List(Text(validate=validate.OneOf(LISTING_MODES)),
                            validate=validate.Length(max=len(LISTING_MODES)))
-    region = ma.fields.String(allow_none=True, validate=validate.Length(max=100),
+    region = Text(allow_none=True, validate=validate.Length(max=100),
                               metadata={"description": "province or city, e.g. 浙江 or 湖州"})
     deadline = ma.fields.Date(allow_none=True)
 
 
 class DemandIn(_DemandFields):
-    title = ma.fields.String(required=True, validate=validate.Length(min=2, max=200))
-    description = ma.fields.String(required=True, validate=validate.Length(min=4, max=5000))
-    organization_id = ma.fields.Integer(metadata={"description": "staff posting for an enterprise; others omit"})
+    title = Text(required=True, validate=validate.Length(min=2, max=200))
+    description = Text(multiline=True, required=True, validate=validate.Length(min=4, max=5000))
+    organization_id = Id(metadata={"description": "staff posting for an enterprise; others omit"})
 
 
 class DemandPatch(_DemandFields):
@@ -65,27 +66,27 @@ class DemandPatch(_DemandFields):
 
 
 class DemandCloseIn(Schema):
-    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+    reason = Text(multiline=True, allow_none=True, validate=validate.Length(max=500))
 
 
 class DemandQueryArgs(PageArgs):
-    status = ma.fields.String(validate=validate.OneOf(DEMAND_STATUSES))
-    organization_id = ma.fields.Integer(metadata={"description": "staff only"})
+    status = Text(validate=validate.OneOf(DEMAND_STATUSES))
+    organization_id = Id(metadata={"description": "staff only"})
 
 
 class MatchArgs(Schema):
-    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    limit = Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class SharedIpcOut(Schema):
-    level = ma.fields.String(metadata={"enum": ["section", "class", "subclass", "group", "subgroup"]})
-    code = ma.fields.String()
-    source = ma.fields.String(metadata={"enum": ["hint", "predicted"]})
+    level = Text(metadata={"enum": ["section", "class", "subclass", "group", "subgroup"]})
+    code = Text()
+    source = Text(metadata={"enum": ["hint", "predicted"]})
 
 
 class ReasonsOut(Schema):
-    matched_terms = ma.fields.List(ma.fields.String(), metadata={"description": "demand words found in the listing"})
-    related_terms = ma.fields.List(ma.fields.String(), metadata={
+    matched_terms = ma.fields.List(Text(), metadata={"description": "demand words found in the listing"})
+    related_terms = ma.fields.List(Text(), metadata={
         "description": "catalogue words the model relates to the demand's words, found in the listing"})
     shared_ipc = ma.fields.List(ma.fields.Nested(SharedIpcOut))
     within_budget = ma.fields.Boolean(allow_none=True, metadata={"description": "null: no budget or no price"})
@@ -96,16 +97,16 @@ class ReasonsOut(Schema):
 
 
 class MatchOut(Schema):
-    listing_id = ma.fields.Integer()
+    listing_id = Id()
     score = ma.fields.Float(metadata={"description": "0..1"})
     reasons = ma.fields.Nested(ReasonsOut)
     listing = ma.fields.Nested(SearchItemOut)
 
 
 class MatchesOut(Schema):
-    demand_id = ma.fields.Integer()
+    demand_id = Id()
     items = ma.fields.List(ma.fields.Nested(MatchOut))
-    model = ma.fields.String(metadata={"description": "the matching model in use, or 'none' before training"})
+    model = Text(metadata={"description": "the matching model in use, or 'none' before training"})
     took_ms = ma.fields.Float()
 
 
@@ -116,5 +117,5 @@ class MatchingDemandOut(Schema):
 
 
 class MatchingDemandsOut(Schema):
-    listing_id = ma.fields.Integer()
+    listing_id = Id()
     items = ma.fields.List(ma.fields.Nested(MatchingDemandOut))

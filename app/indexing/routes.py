@@ -4,6 +4,7 @@ from marshmallow import validate, validates_schema
 
 from app.api import Blueprint, Fen, Schema
 from app.auth.permissions import allow_anonymous, current_user
+from app.fields import Id, Integer, Text
 from app.patents.models import LEGAL_STATUSES, LISTING_MODES, LISTING_STATUSES, PATENT_TYPES
 from search.base import SORTS
 
@@ -14,25 +15,25 @@ MAX_WINDOW = 10_000  # deepest result reachable by paging, as Elasticsearch's ma
 
 
 class SearchArgs(Schema):
-    q = ma.fields.String(validate=validate.Length(max=200),
+    q = Text(validate=validate.Length(max=200),
                          metadata={"description": "Chinese or English text; \"quoted phrases\"; an application or "
                                                   "publication number finds that patent"})
-    ipc = ma.fields.String(validate=validate.Length(max=32), metadata={"description": "any level: H, H01, H01M, "
+    ipc = Text(validate=validate.Length(max=32), metadata={"description": "any level: H, H01, H01M, "
                                                                                       "H01M 10/00, H01M 10/0525"})
-    field = ma.fields.String(validate=validate.Length(max=40))
-    patent_type = ma.fields.String(validate=validate.OneOf(PATENT_TYPES))
-    legal_status = ma.fields.String(validate=validate.OneOf(LEGAL_STATUSES))
-    mode = ma.fields.String(validate=validate.OneOf(LISTING_MODES))
-    status = ma.fields.String(validate=validate.OneOf(LISTING_STATUSES), metadata={"description": "staff only"})
-    outlet = ma.fields.String(validate=validate.Length(max=40))
-    owner = ma.fields.Integer(metadata={"description": "owner organisation id"})
+    field = Text(validate=validate.Length(max=40))
+    patent_type = Text(validate=validate.OneOf(PATENT_TYPES))
+    legal_status = Text(validate=validate.OneOf(LEGAL_STATUSES))
+    mode = Text(validate=validate.OneOf(LISTING_MODES))
+    status = Text(validate=validate.OneOf(LISTING_STATUSES), metadata={"description": "staff only"})
+    outlet = Text(validate=validate.Length(max=40))
+    owner = Integer(metadata={"description": "owner organisation id"})
     price_min_fen = Fen(validate=validate.Range(min=0))
     price_max_fen = Fen(validate=validate.Range(min=0))
     negotiable = ma.fields.Boolean()
     listed_since = ma.fields.Date()
-    sort = ma.fields.String(load_default="relevance", validate=validate.OneOf(SORTS))
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    size = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    sort = Text(load_default="relevance", validate=validate.OneOf(SORTS))
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    size = Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
     @validates_schema
     def _consistent(self, data, **kwargs):
@@ -44,43 +45,43 @@ class SearchArgs(Schema):
 
 
 class SearchOwnerOut(Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
+    id = Id()
+    name = Text()
 
 
 class HighlightOut(Schema):
-    title = ma.fields.List(ma.fields.String())
-    abstract = ma.fields.List(ma.fields.String())
+    title = ma.fields.List(Text())
+    abstract = ma.fields.List(Text())
 
 
 class SearchItemOut(Schema):
-    listing_id = ma.fields.Integer()
-    patent_id = ma.fields.Integer()
-    title = ma.fields.String()
-    abstract = ma.fields.String(allow_none=True)
-    application_number = ma.fields.String()
-    publication_number = ma.fields.String(allow_none=True)
-    ipc_codes = ma.fields.List(ma.fields.String())
-    field = ma.fields.String(allow_none=True)
-    patent_type = ma.fields.String()
-    legal_status = ma.fields.String()
-    mode = ma.fields.String()
+    listing_id = Id()
+    patent_id = Id()
+    title = Text()
+    abstract = Text(multiline=True, allow_none=True)
+    application_number = Text()
+    publication_number = Text(allow_none=True)
+    ipc_codes = ma.fields.List(Text())
+    field = Text(allow_none=True)
+    patent_type = Text()
+    legal_status = Text()
+    mode = Text()
     price_fen = Fen(allow_none=True)
     negotiable = ma.fields.Boolean()
-    outlet_codes = ma.fields.List(ma.fields.String())
+    outlet_codes = ma.fields.List(Text())
     owner = ma.fields.Nested(SearchOwnerOut)
-    status = ma.fields.String()
-    listed_at = ma.fields.String(allow_none=True)
-    expires_on = ma.fields.String(allow_none=True)
+    status = Text()
+    listed_at = Text(allow_none=True)
+    expires_on = Text(allow_none=True)
     remaining_years = ma.fields.Float(allow_none=True)
     score = ma.fields.Float()
     highlight = ma.fields.Nested(HighlightOut)
 
 
 class FacetValueOut(Schema):
-    value = ma.fields.String()
-    count = ma.fields.Integer()
-    label = ma.fields.String(metadata={"description": "display name where the value is an id (owner)"})
+    value = Text()
+    count = Integer()
+    label = Text(metadata={"description": "display name where the value is an id (owner)"})
 
 
 class FacetsOut(Schema):
@@ -96,21 +97,21 @@ class FacetsOut(Schema):
 
 
 class SearchOut(Schema):
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    size = ma.fields.Integer()
+    total = Integer()
+    page = Integer()
+    size = Integer()
     items = ma.fields.List(ma.fields.Nested(SearchItemOut))
     facets = ma.fields.Nested(FacetsOut)
     took_ms = ma.fields.Float()
 
 
 class SuggestArgs(Schema):
-    q = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    q = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
 class SuggestionOut(Schema):
-    text = ma.fields.String()
-    kind = ma.fields.String(metadata={"description": "title, owner or ipc"})
+    text = Text()
+    kind = Text(metadata={"description": "title, owner or ipc"})
 
 
 class SuggestOut(Schema):

@@ -4,6 +4,7 @@ from marshmallow import validate
 
 from app.api import Blueprint, PageArgs, Schema, page_schema, paginate
 from app.auth.permissions import current_user, require_role
+from app.fields import Id, Text
 from app.patents.schemas import OwnerOut
 
 from . import services
@@ -16,21 +17,21 @@ MESSAGE = validate.Length(min=1, max=5000)
 
 
 class ReplyOut(Schema):
-    id = ma.fields.Integer()
-    author_user_id = ma.fields.Integer(allow_none=True)
-    author_organization_id = ma.fields.Integer(allow_none=True)
-    message = ma.fields.String()
+    id = Id()
+    author_user_id = Id(allow_none=True)
+    author_organization_id = Id(allow_none=True)
+    message = Text(multiline=True)
     created_at = ma.fields.DateTime()
 
 
 class InquiryOut(Schema):
-    id = ma.fields.Integer()
-    listing_id = ma.fields.Integer()
-    demand_id = ma.fields.Integer(allow_none=True)
+    id = Id()
+    listing_id = Id()
+    demand_id = Id(allow_none=True)
     buyer = ma.fields.Nested(OwnerOut)
     seller = ma.fields.Nested(OwnerOut)
-    message = ma.fields.String()
-    status = ma.fields.String(metadata={"enum": list(INQUIRY_STATUSES)})
+    message = Text(multiline=True)
+    status = Text(metadata={"enum": list(INQUIRY_STATUSES)})
     replies = ma.fields.List(ma.fields.Nested(ReplyOut))
     last_message_at = ma.fields.DateTime()
     closed_at = ma.fields.DateTime(allow_none=True)
@@ -38,24 +39,24 @@ class InquiryOut(Schema):
 
 
 class InquiryIn(Schema):
-    message = ma.fields.String(required=True, validate=MESSAGE)
-    demand_id = ma.fields.Integer(allow_none=True, metadata={"description": "one of your demands it answers"})
+    message = Text(multiline=True, required=True, validate=MESSAGE)
+    demand_id = Id(allow_none=True, metadata={"description": "one of your demands it answers"})
 
 
 class ReplyIn(Schema):
-    message = ma.fields.String(required=True, validate=MESSAGE)
+    message = Text(multiline=True, required=True, validate=MESSAGE)
 
 
 class InquiryPatch(Schema):
-    status = ma.fields.String(required=True, validate=validate.OneOf(["negotiating", "closed"]),
+    status = Text(required=True, validate=validate.OneOf(["negotiating", "closed"]),
                               metadata={"description": "replied -> negotiating; any open state -> closed"})
-    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+    reason = Text(multiline=True, allow_none=True, validate=validate.Length(max=500))
 
 
 class InquiryQueryArgs(PageArgs):
-    status = ma.fields.String(validate=validate.OneOf(INQUIRY_STATUSES))
-    listing_id = ma.fields.Integer()
-    demand_id = ma.fields.Integer()
+    status = Text(validate=validate.OneOf(INQUIRY_STATUSES))
+    listing_id = Id()
+    demand_id = Id()
 
 
 @blp.route("/listings/<int:listing_id>/inquiries")

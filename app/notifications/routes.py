@@ -4,6 +4,7 @@ from marshmallow import validate
 
 from app.api import Blueprint, PageArgs, Schema, page_schema, paginate
 from app.auth.permissions import current_user, require_role
+from app.fields import Id, Integer, Text
 
 from . import services
 from .models import NOTIFICATION_KINDS
@@ -13,10 +14,10 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications",
 
 
 class NotificationOut(Schema):
-    id = ma.fields.Integer()
-    kind = ma.fields.String(metadata={"enum": list(NOTIFICATION_KINDS)})
-    title = ma.fields.String()
-    body = ma.fields.String(allow_none=True)
+    id = Id()
+    kind = Text(metadata={"enum": list(NOTIFICATION_KINDS)})
+    title = Text()
+    body = Text(multiline=True, allow_none=True)
     data = ma.fields.Dict()
     created_at = ma.fields.DateTime()
     read_at = ma.fields.DateTime(allow_none=True)
@@ -25,14 +26,14 @@ class NotificationOut(Schema):
 
 class NotificationArgs(PageArgs):
     unread = ma.fields.Boolean()
-    kind = ma.fields.String(validate=validate.OneOf(NOTIFICATION_KINDS))
+    kind = Text(validate=validate.OneOf(NOTIFICATION_KINDS))
 
 
 _Page = page_schema(NotificationOut, "NotificationPage")
 
 
 class NotificationPage(_Page):
-    unread_count = ma.fields.Integer(required=True)
+    unread_count = Integer(required=True)
 
 
 @blp.route("")

@@ -1,9 +1,9 @@
-import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import validate
 
 from app.api import Blueprint, PageArgs, Schema, page_schema, paginate
 from app.auth.permissions import allow_anonymous, current_user, require_role
+from app.fields import Id, Text
 
 from . import services
 from .models import OUTLET_KINDS
@@ -15,35 +15,35 @@ CODE = validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", error="lower-case letters, d
 
 
 class OutletOut(Schema):
-    id = ma.fields.Integer()
-    code = ma.fields.String()
-    name = ma.fields.String()
-    city = ma.fields.String()
-    province = ma.fields.String()
-    kind = ma.fields.String()
-    operator = ma.fields.String(allow_none=True)
+    id = Id()
+    code = Text()
+    name = Text()
+    city = Text()
+    province = Text()
+    kind = Text()
+    operator = Text(allow_none=True)
 
 
 class OutletIn(Schema):
-    code = ma.fields.String(required=True, validate=[validate.Length(min=2, max=40), CODE])
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    city = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
-    province = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
-    kind = ma.fields.String(required=True, validate=validate.OneOf(OUTLET_KINDS))
-    operator = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    code = Text(required=True, validate=[validate.Length(min=2, max=40), CODE])
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    city = Text(required=True, validate=validate.Length(min=1, max=60))
+    province = Text(required=True, validate=validate.Length(min=1, max=60))
+    kind = Text(required=True, validate=validate.OneOf(OUTLET_KINDS))
+    operator = Text(allow_none=True, validate=validate.Length(max=200))
 
 
 class OutletPatch(Schema):
-    name = ma.fields.String(validate=validate.Length(min=1, max=200))
-    city = ma.fields.String(validate=validate.Length(min=1, max=60))
-    province = ma.fields.String(validate=validate.Length(min=1, max=60))
-    kind = ma.fields.String(validate=validate.OneOf(OUTLET_KINDS))
-    operator = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    name = Text(validate=validate.Length(min=1, max=200))
+    city = Text(validate=validate.Length(min=1, max=60))
+    province = Text(validate=validate.Length(min=1, max=60))
+    kind = Text(validate=validate.OneOf(OUTLET_KINDS))
+    operator = Text(allow_none=True, validate=validate.Length(max=200))
 
 
 class OutletQueryArgs(PageArgs):
-    kind = ma.fields.String(validate=validate.OneOf(OUTLET_KINDS))
-    province = ma.fields.String()
+    kind = Text(validate=validate.OneOf(OUTLET_KINDS))
+    province = Text()
 
 
 @blp.route("")

@@ -1,0 +1,128 @@
+"""The project's field types: every schema uses these, so that every endpoint, old or new, is bounded the
+same way (tests/test_field_types.py refuses a schema that uses marshmallow's own Integer, String,
+Decimal or Email).
+
+- Integer: JSON integers, or ASCII digits in query strings; never booleans, floats or other scripts'
+  digits (int("١٢٣") is 123 in Python); within BIGINT, what the database holds. Id: from 1.
+- Text: Unicode NFC, trimmed; blank is refused (or None where None is allowed); NUL, lone surrogates
+  and control characters are refused (newline and tab only in multiline texts); bidirectional
+  controls are refused in single-line texts (names, titles), where they disguise what a reader sees.
+- Decimal: refuses NaN, infinities and more places than declared: never rounded silently.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+import unicodedata
+
+import marshmallow as ma
+from marshmallow import validate
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
+# C0 and C1 controls, DEL and the Unicode line/paragraph separators; multiline texts keep tab, LF and CR.
+_CONTROL_MULTILINE_OK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the marks LRM, RLM, ALM.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+class Integer(ma.fields.Integer):
+    default_error_messages = {"invalid": "Not a valid integer (ASCII digits).",
+                              "range": "Must be between {min} and {max}."}
+
+    def __init__(self, *args, minimum: int = BIGINT_MIN, maximum: int = BIGINT_MAX, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.minimum, self.maximum = minimum, maximum
+        if not any(isinstance(v, validate.Range) for v in self.validators):
+            self.validators.insert(0, validate.Range(min=minimum, max=maximum))
+        self.metadata.setdefault("minimum", minimum)
+        self.metadata.setdefault("maximum", maximum)
+
+    def _validated(self, value):
+        if isinstance(value, bool | float) or (isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value.strip())):
+            raise self.make_error("invalid")
+        if not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        number = int(value)
+        if not BIGINT_MIN <= number <= BIGINT_MAX:
+            raise self.make_error("range", min=self.minimum, max=self.maximum)
+        return number
+
+
+class Id(Integer):
+    """A row id: 1 to BIGINT's maximum."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, minimum=1, **kwargs)
+
+
+class Text(ma.fields.String):
+    default_error_messages = {
+        "blank": "Must not be blank.",
+        "control": "Must not contain control characters.",
+        "surrogate": "Must not contain lone surrogates.",
+        "bidi": "Must not contain bidirectional control characters.",
+    }
+
+    def __init__(self, *args, multiline: bool = False, strip: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+        self.strip = strip
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("surrogate") from None
+        text = unicodedata.normalize("NFC", text)
+        if self.strip:
+            text = text.strip()
+        if (_CONTROL_MULTILINE_OK if self.multiline else _CONTROL_SINGLE_LINE).search(text):
+            raise self.make_error("control")
+        if not self.multiline and _BIDI.search(text):
+            raise self.make_error("bidi")
+        if not text.strip():
+            if self.allow_none:
+                return None
+            raise self.make_error("blank")
+        return text
+
+
+class Password(Text):
+    """Taken as typed (never trimmed: spaces may be part of it), NFC-normalised so that the same password
+    typed on two keyboards is the same; blank, control characters and over 200 characters refused. The
+    policy (length, common passwords) is the accounts service's."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Length(max=200))
+        super().__init__(strip=False, load_only=True, **kwargs)
+
+
+class Email(Text, ma.fields.Email):
+    """An e-mail address, normalised like other text and compared in lower case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).lower()
+
+
+class Decimal(ma.fields.Decimal):
+    default_error_messages = {"places": "At most {places} decimal places."}
+
+    def __init__(self, places: int | None = None, **kwargs):
+        super().__init__(places=places, **kwargs)
+        self.max_places = places
+
+    def _validated(self, value):
+        number = super()._validated(value)
+        if number is not None and self.max_places is not None:
+            exponent = number.as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > self.max_places:
+                raise self.make_error("places", places=self.max_places)
+        return number
+
+    def _format_num(self, value):
+        # The parent quantizes to `places` (rounding): refuse instead, in _validated, on the exact value.
+        return decimal.Decimal(str(value)) if isinstance(value, float) else decimal.Decimal(value)
