@@ -41,8 +41,9 @@ class ErrorSchema(Schema):
     errors = ma.fields.Dict(
         keys=Text(),
         values=ma.fields.List(Text()),
-        metadata={"description": "Messages per field at fault (validation errors)"},
+        metadata={"description": "Messages per field at fault (validation errors), keyed by dotted paths"},
     )
+    request_id = Text(metadata={"description": "The request's id, as in the X-Request-ID response header"})
 
 
 class Api(_Api):
@@ -115,6 +116,17 @@ def json_depth(body: bytes) -> int:
 
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = _Parser()
+
+    def arguments(self, schema, *, location: str = "json", **kwargs):
+        """Also document what reading a body can answer: 400 (not JSON), 413 (too large), 415 (not sent as
+        JSON); an upload, 413."""
+        codes = {"json": (400, 413, 415), "form": (413,), "files": (413,)}.get(location, ())
+        parse = super().arguments(schema, location=location, **kwargs)
+
+        def decorator(func):
+            return self.errors(*codes)(parse(func))
+
+        return decorator
 
     def errors(self, *codes: int):
         """Document the error responses a view can give, in the one error format."""

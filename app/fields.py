@@ -36,9 +36,8 @@ class Integer(ma.fields.Integer):
         super().__init__(*args, **kwargs)
         self.minimum, self.maximum = minimum, maximum
         if not any(isinstance(v, validate.Range) for v in self.validators):
+            # Also what the OpenAPI document shows (and what fuzzing generates within).
             self.validators.insert(0, validate.Range(min=minimum, max=maximum))
-        self.metadata.setdefault("minimum", minimum)
-        self.metadata.setdefault("maximum", maximum)
 
     def _validated(self, value):
         if isinstance(value, bool | float) or (isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value.strip())):
@@ -90,6 +89,10 @@ class Text(ma.fields.String):
             raise self.make_error("blank")
         return text
 
+    def _validate(self, value) -> None:
+        if value is not None:  # blank given where None is allowed: nothing for Length or OneOf to check
+            super()._validate(value)
+
 
 class Password(Text):
     """Taken as typed (never trimmed: spaces may be part of it), NFC-normalised so that the same password
@@ -114,6 +117,12 @@ class Decimal(ma.fields.Decimal):
     def __init__(self, places: int | None = None, **kwargs):
         super().__init__(places=places, **kwargs)
         self.max_places = places
+        # apispec writes a Decimal field's bounds through the field, as strings: the document wants numbers.
+        for validator in self.validators:
+            if isinstance(validator, validate.Range):
+                self.metadata.setdefault("minimum", None if validator.min is None else float(validator.min))
+                self.metadata.setdefault("maximum", None if validator.max is None else float(validator.max))
+        self.metadata = {k: v for k, v in self.metadata.items() if v is not None}
 
     def _validated(self, value):
         number = super()._validated(value)
