@@ -12,8 +12,10 @@ threads = int(os.environ.get("THREADS", "4"))
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
-# Bounded request lines and headers: a 100 KB header is refused by gunicorn before the app sees it.
+# gunicorn answers requests past its own limits with an HTML page; these are set past the app's own
+# (8 KB per header, app/guards.py), so that an oversized header gets the API's JSON 431 instead. Past
+# these (a 1 MB header), gunicorn refuses it before any Python runs.
 limit_request_line = 8190
 limit_request_fields = 100
-limit_request_field_size = 16384
+limit_request_field_size = 262144
 accesslog = "-"

@@ -14,17 +14,18 @@ from app import clock
 from app.config import INSTANCE_DIR, Config, TestingConfig
 from app.db import WRITE_INTENT
 from app.extensions import api, db, limiter, migrate
+from app.fields import INT_MAX
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` path segments are ids: 1 to BIGINT's maximum. A larger number matches no route (404)
-    instead of overflowing the database driver."""
+    """`<int:...>` path segments are ids: 1 to the primary keys' INTEGER maximum. A larger number matches no
+    route (404) instead of overflowing the database's integer."""
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", INT_MAX)
         super().__init__(map, *args, **kwargs)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

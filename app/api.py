@@ -17,7 +17,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.errors import error_payload, flatten_validation_messages, snake
-from app.fields import Integer, Text
+from app.fields import BIGINT_MAX, BIGINT_MIN, Integer, Text
 
 
 class Schema(ma.Schema):
@@ -29,8 +29,13 @@ class Schema(ma.Schema):
 
 
 class Fen(Integer):
-    """Money in integer fen (分): a JSON integer or a string of ASCII digits within BIGINT; 12.5 (or 12.0) is
-    refused, never rounded."""
+    """Money in integer fen (分): a JSON integer or a string of ASCII digits within BIGINT (money columns are
+    BIGINT); 12.5 (or 12.0) is refused, never rounded."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("minimum", BIGINT_MIN)
+        kwargs.setdefault("maximum", BIGINT_MAX)
+        super().__init__(*args, **kwargs)
 
 
 class ErrorSchema(Schema):

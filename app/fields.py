@@ -3,7 +3,8 @@ same way (tests/test_field_types.py refuses a schema that uses marshmallow's own
 Decimal or Email).
 
 - Integer: JSON integers, or ASCII digits in query strings; never booleans, floats or other scripts'
-  digits (int("١٢٣") is 123 in Python); within BIGINT, what the database holds. Id: from 1.
+  digits (int("١٢٣") is 123 in Python); within what the column holds: INTEGER (ids, counts; 2**31 - 1 on
+  PostgreSQL) by default, BIGINT for money (app.api.Fen). Id: from 1.
 - Text: Unicode NFC, trimmed; blank is refused (or None where None is allowed); NUL, lone surrogates
   and control characters are refused (newline and tab only in multiline texts); bidirectional
   controls are refused in single-line texts (names, titles), where they disguise what a reader sees.
@@ -20,6 +21,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # SQLAlchemy's Integer: ids and counts
 _ASCII_INTEGER = re.compile(r"-?[0-9]+")
 # C0 and C1 controls, DEL and the Unicode line/paragraph separators; multiline texts keep tab, LF and CR.
 _CONTROL_MULTILINE_OK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
@@ -32,7 +34,7 @@ class Integer(ma.fields.Integer):
     default_error_messages = {"invalid": "Not a valid integer (ASCII digits).",
                               "range": "Must be between {min} and {max}."}
 
-    def __init__(self, *args, minimum: int = BIGINT_MIN, maximum: int = BIGINT_MAX, **kwargs):
+    def __init__(self, *args, minimum: int = INT_MIN, maximum: int = INT_MAX, **kwargs):
         super().__init__(*args, **kwargs)
         self.minimum, self.maximum = minimum, maximum
         if not any(isinstance(v, validate.Range) for v in self.validators):
@@ -40,18 +42,18 @@ class Integer(ma.fields.Integer):
             self.validators.insert(0, validate.Range(min=minimum, max=maximum))
 
     def _validated(self, value):
-        if isinstance(value, bool | float) or (isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value.strip())):
+        if isinstance(value, bool | float) or (isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value)):
             raise self.make_error("invalid")
         if not isinstance(value, int | str):
             raise self.make_error("invalid")
         number = int(value)
-        if not BIGINT_MIN <= number <= BIGINT_MAX:
+        if not self.minimum <= number <= self.maximum:
             raise self.make_error("range", min=self.minimum, max=self.maximum)
         return number
 
 
 class Id(Integer):
-    """A row id: 1 to BIGINT's maximum."""
+    """A row id: 1 to INTEGER's maximum (the primary keys' type)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, minimum=1, **kwargs)

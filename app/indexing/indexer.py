@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from app.db import read_only
 from app.extensions import db
 from search import SearchBackend, SearchUnavailable
 
@@ -74,14 +75,21 @@ def drain(batch: int = 500, max_batches: int | None = None, wait_seconds: float 
             if not acquired:
                 db.session.rollback()
                 return done
-            rows = db.session.execute(
-                sa.select(OutboxEvent.id, OutboxEvent.entity, OutboxEvent.entity_id)
-                .order_by(OutboxEvent.id).limit(batch)
-            ).all()
-            if not rows:
-                db.session.commit()
-                return done
-            docs, missing = documents_for(listing_ids_for((row.entity, row.entity_id) for row in rows))
+            # SQLite: read without the database's write lock (the file lock above already makes this the
+            # only drainer), so writers are not held up while the engine indexes. PostgreSQL keeps one
+            # transaction: its advisory lock is the transaction's.
+            split = db.engine.dialect.name != "postgresql"
+            with read_only() if split else contextlib.nullcontext():
+                rows = db.session.execute(
+                    sa.select(OutboxEvent.id, OutboxEvent.entity, OutboxEvent.entity_id)
+                    .order_by(OutboxEvent.id).limit(batch)
+                ).all()
+                if not rows:
+                    db.session.commit()
+                    return done
+                docs, missing = documents_for(listing_ids_for((row.entity, row.entity_id) for row in rows))
+                if split:
+                    db.session.commit()
             row_ids = [row.id for row in rows]
             try:
                 engine = backend()

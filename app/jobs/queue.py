@@ -121,6 +121,9 @@ def execute(job_id: int, worker: str | None = None) -> str:
     payload, attempts, max_attempts = dict(job.payload or {}), job.attempts, job.max_attempts
     if attempts > max_attempts:
         return _finish_failed(job_id, worker, "the job's lease ran out too often (its worker died?)")
+    # The handler begins its own transactions: on SQLite, one left open here would hold the write lock
+    # through all of the handler's reading.
+    db.session.commit()
 
     def heartbeat(done, total):
         values = {"locked_until": clock.now() + timedelta(seconds=spec.lease_seconds)}

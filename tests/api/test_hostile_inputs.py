@@ -37,7 +37,7 @@ def assert_error(response, code, reason=None, field=None):
 
 
 @pytest.mark.parametrize("path", [f"/api/v1/listings/{BIG}", f"/api/v1/patents/{BIG}", f"/api/v1/demands/{BIG * 10}",
-                                  "/api/v1/listings/0"])
+                                  "/api/v1/listings/0", f"/api/v1/organizations/{2**31}"])
 def test_ids_past_bigint_in_a_path_are_404(client, path):
     assert_error(client.get(path), 404)
 
@@ -53,8 +53,9 @@ def test_huge_money_in_a_search_is_422(client):
 
 
 def test_huge_ids_in_a_body_are_422(client, world):
-    assert_error(client.post("/api/v1/listings", json={"patent_id": BIG, "mode": "equity", "negotiable": True},
-                             headers=world.uni.headers), 422, "validation_error", "patent_id")
+    for too_big in (BIG, 2**31):
+        assert_error(client.post("/api/v1/listings", json={"patent_id": too_big, "mode": "equity", "negotiable": True},
+                                 headers=world.uni.headers), 422, "validation_error", "patent_id")
     listing = factories.listing(factories.patent(world.uni.org), "listed")
     assert_error(client.post(f"/api/v1/listings/{listing.id}/inquiries", json={"message": "报价？", "demand_id": BIG},
                              headers=world.enterprise.headers), 422, "validation_error", "demand_id")
@@ -216,3 +217,34 @@ def test_passwords_are_taken_as_typed(client):
     assert login.status_code == 200
     trimmed = client.post("/api/v1/auth/login", json={"email": "spaces@firm.cn", "password": "我的 密码 很长"})
     assert trimmed.status_code == 401
+
+
+def test_one_json_log_line_per_request(client, world, caplog):
+    import logging
+
+    from app.guards import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="app.requests"):
+        client.get("/api/v1/listings/424242", headers={**world.uni.headers, "X-Request-ID": "log-me-1"})
+    [record] = [r for r in caplog.records if r.name == "app.requests"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "log-me-1" and line["user_id"] == world.uni.user.id
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/api/v1/listings/<int:listing_id>", 404)
+    assert line["duration_ms"] >= 0 and line["level"] == "INFO"
+
+
+def test_a_server_error_is_logged_once_and_answered_in_the_format(caplog):
+    import logging
+
+    from app import create_app
+
+    fresh = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PROPAGATE_EXCEPTIONS": False})
+
+    @fresh.route("/_boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR):
+        response = fresh.test_client().get("/_boom")
+    assert_error(response, 500, "internal_error")
+    assert len([r for r in caplog.records if r.exc_info and "boom" in str(r.exc_info[1])]) == 1
