@@ -44,7 +44,9 @@ def as_job(event: str, job_kind: str) -> None:
 
 def emit(event: str, actor=None, **payload) -> None:
     _check(event)
-    log.info("event %s %s", event, payload, extra={"event": event, "payload": payload})
+    # One log line per domain event with its ids (JSON under JSON_LOGS): what happened, findable by id.
+    log.info("event %s %s", event, payload, extra={"json": {"event": event, **payload,
+                                                            "actor_id": getattr(actor, "id", None)}})
     for handler in _in_transaction[event]:
         handler(actor=actor, **payload)
     if _jobs[event]:

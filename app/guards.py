@@ -127,9 +127,8 @@ class JsonFormatter(logging.Formatter):
             out.update(entry)
         else:
             out["message"] = record.getMessage()
-            request_id = current_request_id() if _in_request() else None
-            if request_id:
-                out["request_id"] = request_id
+        if "request_id" not in out and _in_request() and current_request_id():
+            out["request_id"] = current_request_id()
         if record.exc_info:
             out["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         return json.dumps(out, ensure_ascii=False, default=str)
