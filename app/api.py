@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
+import time
 from http import HTTPStatus
 
 import marshmallow as ma
@@ -77,9 +79,20 @@ class Api(_Api):
             message = "an unexpected error occurred; it has been logged"
             reason = "internal_error"
         headers = data.get("headers") or {}
+        if code == 429:
+            headers["Retry-After"] = str(_retry_after())
         if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         return error_payload(code, message, reason, errors), code, headers
+
+
+def _retry_after() -> int:
+    """Seconds until the breached per-address limit's window resets (flask-limiter's current limit)."""
+    from app.extensions import limiter
+
+    current = limiter.current_limit
+    reset_at = getattr(current, "reset_at", None)
+    return max(1, math.ceil(reset_at - time.time())) if reset_at else 60
 
 
 MAX_JSON_DEPTH = 32

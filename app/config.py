@@ -40,7 +40,8 @@ class Config:
     # Abuse limits (flask-limiter syntax), counted per client address in memory, or in Redis when
     # REDIS_URL is set (shared by every worker and host).
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
+    # Retry-After on a 429 is the app's own (app/api.py); X-RateLimit-* headers would tell an attacker the budget.
+    RATELIMIT_HEADERS_ENABLED = False
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
     REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "5 per minute;50 per day")
     PASSWORD_RATE_LIMIT = os.environ.get("PASSWORD_RATE_LIMIT", "5 per minute;30 per hour")

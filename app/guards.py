@@ -12,7 +12,7 @@ import traceback
 import uuid
 
 from flask import Flask, current_app, g, request
-from werkzeug.exceptions import RequestHeaderFieldsTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestHeaderFieldsTooLarge
 
 log = logging.getLogger("app.requests")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -60,9 +60,14 @@ def _bounded_streamed_body() -> None:
     if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
         return
     limit = request.max_content_length
-    data = request.get_data(cache=True, parse_form_data=False)
-    if limit is not None and len(data) >= limit:
-        request.stream.read(1)  # past the limit: Werkzeug raises RequestEntityTooLarge
+    try:
+        data = request.get_data(cache=True, parse_form_data=False)
+        if limit is not None and len(data) >= limit:
+            request.stream.read(1)  # past the limit: Werkzeug raises RequestEntityTooLarge
+    except HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the server's own error for a malformed chunked body
+        raise BadRequest(f"the request body could not be read ({type(exc).__name__})") from None
 
 
 def _authenticate_before_parsing() -> None:
