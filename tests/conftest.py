@@ -4,6 +4,7 @@ transaction per test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -56,19 +57,28 @@ def osmem():
     server.close()
 
 
-@pytest.fixture(scope="session")
-def app(tmp_path_factory):
-    url, drop = create_scratch_database(tmp_path_factory, "ps_test")
-    search_dir = tmp_path_factory.mktemp("search")
+@contextlib.contextmanager
+def migrated_app(tmp_path_factory, prefix: str, **config):
+    """An app on a scratch database of its own, upgraded to head by the migrations; dropped afterwards."""
+    url, drop = create_scratch_database(tmp_path_factory, prefix)
+    search_dir = tmp_path_factory.mktemp(f"{prefix}_search")
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
-                      "SEARCH_PATH": str(search_dir / "search.sqlite3")})
+                      "SEARCH_PATH": str(search_dir / "search.sqlite3"), **config})
     with app.app_context():
         upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    with migrated_app(tmp_path_factory, "ps_test") as app:
+        yield app
 
 
 @pytest.fixture()

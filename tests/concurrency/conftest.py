@@ -12,30 +12,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from app.extensions import db
 
 from .. import factories
-from ..conftest import create_scratch_database
+from ..conftest import migrated_app
 
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
-    url, drop = create_scratch_database(tmp_path_factory, "ps_live")
-    search_dir = tmp_path_factory.mktemp("live_search")
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
-                      "SEARCH_PATH": str(search_dir / "search.sqlite3"),
-                      # Room for every thread's connection: a request waits for none but the database's locks.
-                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 25, "max_overflow": 10}})
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    # Room for every thread's connection: a request waits for none but the database's locks.
+    engine = {"pool_pre_ping": True, "pool_size": 25, "max_overflow": 10}
+    with migrated_app(tmp_path_factory, "ps_live", SQLALCHEMY_ENGINE_OPTIONS=engine) as app:
+        yield app
 
 
 def _empty_every_table() -> None:
