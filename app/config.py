@@ -40,6 +40,9 @@ class Config:
     # Abuse limits (flask-limiter syntax), counted per client address in memory, or in Redis when
     # REDIS_URL is set (shared by every worker and host).
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    # Redis down: count in memory meanwhile rather than refuse every login.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Retry-After on a 429 is the app's own (app/api.py); X-RateLimit-* headers would tell an attacker the budget.
     RATELIMIT_HEADERS_ENABLED = False
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")

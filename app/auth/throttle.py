@@ -10,6 +10,7 @@ accounts. A success clears the count."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 
@@ -18,6 +19,7 @@ from flask import current_app, request
 from app.errors import DomainError
 from app.extensions import limiter
 
+log = logging.getLogger(__name__)
 WINDOW_SECONDS = 15 * 60
 MAX_DELAY_SECONDS = 15 * 60
 
@@ -35,20 +37,32 @@ def _key(kind: str, email: str) -> str:
     return f"login-{kind}:{digest}"
 
 
+def _storage():
+    """The limiter's storage, or None when limits are off or the storage (Redis) is unreachable: the
+    slowdown is then skipped rather than turning every login into an error (the per-address limits fall
+    back to memory on their own)."""
+    if not limiter.enabled:
+        return None
+    try:
+        storage = limiter.storage
+        return storage if storage.check() else None
+    except Exception:  # noqa: BLE001 - any storage failure
+        log.warning("login throttle storage unavailable; the per-account slowdown is skipped")
+        return None
+
+
 def check(email: str) -> None:
     """Refuse (429) an attempt that comes before the slowdown's wait has passed."""
-    if not limiter.enabled:
-        return
-    storage = limiter.storage
+    storage = _storage()
     key = _key("wait", email)
-    if storage.get(key) > 0:
+    if storage is not None and storage.get(key) > 0:
         raise TooManyAttempts(max(1, math.ceil(storage.get_expiry(key) - time.time())))
 
 
 def failed(email: str) -> None:
-    if not limiter.enabled:
+    storage = _storage()
+    if storage is None:
         return
-    storage = limiter.storage
     failures = storage.incr(_key("failures", email), WINDOW_SECONDS)
     over = failures - current_app.config["LOGIN_FAILURES_BEFORE_SLOWDOWN"]
     if over >= 0:
@@ -56,7 +70,7 @@ def failed(email: str) -> None:
 
 
 def succeeded(email: str) -> None:
-    if not limiter.enabled:
-        return
-    limiter.storage.clear(_key("failures", email))
-    limiter.storage.clear(_key("wait", email))
+    storage = _storage()
+    if storage is not None:
+        storage.clear(_key("failures", email))
+        storage.clear(_key("wait", email))

@@ -143,6 +143,8 @@ def execute(job_id: int, worker: str | None = None) -> str:
             db.session.rollback()
             return "lost"
         db.session.commit()
+        # Jobs this job wrote are the worker's to claim like any other; nothing runs them "after" it.
+        db.session.info.pop(EAGER_KEY, None)
         return "done"
     except Retry as exc:
         db.session.rollback()
