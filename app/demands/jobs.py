@@ -10,7 +10,10 @@ from app.extensions import db
 from app.jobs import job
 from app.patents.models import Listing
 
+from . import encoder
+from .analysis import demand_text
 from .matcher import demands_to_notify, notify_matching_demands
+from .models import Demand
 
 
 @job("demands.notify_matching", lease_seconds=1800)
@@ -26,6 +29,21 @@ def notify_for_published_listings(payload: dict, ctx) -> None:
     for listing, items in fitting:
         notify_matching_demands(listing, items)
     ctx.progress(len(ids), len(ids))
+
+
+@job("demands.encode", eager=True, max_attempts=3)
+def encode_demand_text(payload: dict, ctx) -> None:
+    """Store the encoder's vector of a demand's text (run right after the request that wrote it)."""
+    with read_only():
+        demand = db.session.get(Demand, payload["demand_id"])
+        text = demand_text(demand) if demand is not None else None
+        db.session.commit()
+    if text is None:
+        return
+    vector = encoder.to_bytes(encoder.queries([text])[0])  # outside any transaction: it takes ~50 ms
+    demand = db.session.get(Demand, payload["demand_id"], populate_existing=True)
+    if demand is not None and demand_text(demand) == text:  # not edited again meanwhile
+        demand.text_vector, demand.text_encoder = vector, encoder.NAME
 
 
 events.as_job("listing.published", "demands.notify_matching")

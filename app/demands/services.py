@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, jobs
 from app.audit.services import record
 from app.auth.models import Organization, User
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -14,7 +14,6 @@ from app.patents.ipc import InvalidIPC, parse_ipc
 from app.patents.models import LISTING_MODES
 from app.patents.services import can_manage_organization
 
-from .analysis import store_vector
 from .models import Demand
 
 EDITABLE = ("title", "description", "fields", "ipc_hints", "budget_min_fen", "budget_max_fen", "modes", "region",
@@ -89,11 +88,18 @@ def create_demand(actor: User, data: dict) -> Demand:
     demand = Demand(organization_id=org.id, created_by_user_id=actor.id, status="open",
                     **{key: data[key] for key in EDITABLE if key in data})
     _check_budget(demand)
-    store_vector(demand)
     db.session.add(demand)
     db.session.flush()
+    _encode_after_commit(demand)
     record("demand", demand.id, "create", actor, to_status="open")
     return demand
+
+
+def _encode_after_commit(demand: Demand) -> None:
+    """The encoder's vector of the demand's text (~50 ms) is made by a job right after the commit, not in
+    the write transaction; until then matching encodes the text itself, never reads a stale vector."""
+    demand.text_vector = demand.text_encoder = None
+    jobs.enqueue("demands.encode", {"demand_id": demand.id})
 
 
 def get_demand(demand_id: int, user: User | None) -> Demand:
@@ -135,7 +141,7 @@ def update_demand(actor: User, demand_id: int, changes: dict) -> Demand:
         setattr(demand, key, value)
     _check_budget(demand)
     if {"title", "description"} & set(changes):
-        store_vector(demand)
+        _encode_after_commit(demand)
     db.session.flush()
     record("demand", demand.id, "update", actor,
            changes={key: [str(before[key]), str(value)] for key, value in changes.items() if before[key] != value})

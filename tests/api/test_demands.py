@@ -118,3 +118,33 @@ def test_patch_and_close_rules(client, world):
     assert late.status_code == 409
     audit = client.get(f"/api/v1/audit?entity=demand&id={demand_id}", headers=world.staff.headers).get_json()
     assert [e["action"] for e in reversed(audit["items"])] == ["create", "update", "close"]
+
+
+def test_the_text_vector_is_encoded_after_the_commit_not_inside_it(client, world, session, app):
+    import sqlalchemy as sa
+
+    from app.demands import encoder
+    from app.demands.models import Demand
+    from app.jobs import run_due
+    from app.jobs.models import Job
+
+    app.config["JOBS_RUN_AFTER_REQUEST"] = False  # as if the request's own after-commit run were lost
+    try:
+        demand_id = post(client, world.enterprise).get_json()["id"]
+    finally:
+        app.config["JOBS_RUN_AFTER_REQUEST"] = True
+    stored = session.get(Demand, demand_id)
+    assert stored.text_vector is None  # the write transaction encoded nothing
+    assert client.get(f"/api/v1/demands/{demand_id}/matches", headers=world.enterprise.headers).status_code == 200
+    assert run_due(kinds=["demands.encode"]) == 1
+    session.expire_all()
+    stored = session.get(Demand, demand_id)
+    assert stored.text_vector is not None and stored.text_encoder == encoder.NAME
+    # An edit drops the old vector in its own transaction; the request's after-commit run encodes the new text.
+    edited = client.patch(f"/api/v1/demands/{demand_id}", json={"description": "池塘形状不规则，投饵不匀。"},
+                          headers=world.enterprise.headers)
+    assert edited.status_code == 200
+    session.expire_all()
+    assert session.get(Demand, demand_id).text_vector is not None
+    assert session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+        Job.kind == "demands.encode", Job.status == "done")) == 2
