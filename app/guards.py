@@ -11,7 +11,7 @@ import time
 import traceback
 import uuid
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestHeaderFieldsTooLarge
 
 log = logging.getLogger("app.requests")
@@ -132,17 +132,11 @@ class JsonFormatter(logging.Formatter):
             out.update(entry)
         else:
             out["message"] = record.getMessage()
-        if "request_id" not in out and _in_request() and current_request_id():
+        if "request_id" not in out and has_request_context() and current_request_id():
             out["request_id"] = current_request_id()
         if record.exc_info:
             out["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         return json.dumps(out, ensure_ascii=False, default=str)
-
-
-def _in_request() -> bool:
-    from flask import has_request_context
-
-    return has_request_context()
 
 
 def configure_logging(level: int = logging.INFO) -> None:

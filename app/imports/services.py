@@ -8,38 +8,21 @@ from flask import current_app
 
 from app import jobs
 from app.auth.models import User
-from app.errors import Forbidden, Invalid, NotFound
+from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.patents.importer import ALIASES, check_options
-from app.patents.services import can_manage_organization
+from app.patents.services import can_manage_organization, owner_for
 
 from . import files
 from .files import FileTooLarge, UnreadableFile
 from .models import ImportFile, ImportJob, ImportRowError
 
 
-def _owner_id(actor: User, requested: int | None) -> int:
-    """A university imports into its own organisation; staff name the owner."""
-    if actor.is_staff:
-        if requested is None:
-            raise Invalid("owner_required", "staff name the owner organisation", field="owner_organization_id")
-        from app.auth.models import Organization
-
-        if db.session.get(Organization, requested) is None:
-            raise Invalid("organization_not_found", "no organisation with this id", field="owner_organization_id")
-        return requested
-    if requested not in (None, actor.organization_id):
-        raise Forbidden("not_your_organization", "you may only import your own organisation's patents")
-    if actor.organization_id is None:
-        raise Forbidden("organization_required", "your account belongs to no organisation")
-    return actor.organization_id
-
-
 def create_import(actor: User, filename: str, raw: bytes, options: dict, *, queue: bool = True) -> ImportJob:
     """Check the upload (type, size, rows, columns) and queue its import; nothing is read row by row here.
     With `queue` False no job is written: the caller runs it in-process (the CLI)."""
     config = current_app.config
-    owner_id = _owner_id(actor, options.get("owner_organization_id"))
+    owner_id = owner_for(actor, options.get("owner_organization_id")).id
     outlet_codes = list(options.get("outlet_codes") or [])
     list_mode, publish = options.get("list_mode"), bool(options.get("publish"))
     check_options(actor, outlet_codes, list_mode, publish)

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app import clock
 from app.db import UTCDateTime, bulk_insert
 from app.extensions import db
-from app.jobs import after_commit_key
+from app.jobs import request_at_commit
 
 ENTITIES = ("listing", "patent", "organization", "outlet")
-DRAIN_REQUESTED = after_commit_key("search.drain")
 
 
 class OutboxEvent(db.Model):
@@ -34,8 +33,7 @@ class OutboxEvent(db.Model):
 
 def _enqueue(entity: str, entity_id: int) -> None:
     db.session.add(OutboxEvent(entity=entity, entity_id=entity_id))
-    # One search.drain job per transaction that wrote here, written by its commit (app.jobs).
-    db.session.info[DRAIN_REQUESTED] = True
+    request_at_commit("search.drain")  # one drain job per transaction that wrote here
 
 
 def enqueue_many(entity: str, entity_ids: list[int]) -> None:
@@ -44,7 +42,7 @@ def enqueue_many(entity: str, entity_ids: list[int]) -> None:
         now = clock.now()
         bulk_insert(db.session, OutboxEvent,
                     [{"entity": entity, "entity_id": i, "created_at": now, "attempts": 0} for i in entity_ids])
-        db.session.info[DRAIN_REQUESTED] = True
+        request_at_commit("search.drain")
 
 
 def enqueue_listing(listing_id: int) -> None:

@@ -10,18 +10,25 @@ from .queue import backlog, enqueue, run_after_commit, run_due
 from .registry import DailyAt, Every, JobContext, Retry, job
 
 __all__ = ["DailyAt", "Every", "JobContext", "Retry", "backlog", "enqueue", "job", "run_after_commit", "run_due",
-           "install_session_hooks", "after_commit_key"]
+           "install_session_hooks", "request_at_commit"]
 
 _installed = False
 
 
-def after_commit_key(name: str) -> str:
-    return f"jobs.before_commit.{name}"
+_AT_COMMIT = "jobs.at_commit."
+
+
+def request_at_commit(kind: str) -> None:
+    """Ask for one `kind` job, written by the outermost commit of the current transaction however often
+    this is called in it (catch-up work such as draining the search outbox)."""
+    from app.extensions import db
+
+    db.session.info[_AT_COMMIT + kind] = True
 
 
 def install_session_hooks() -> None:
-    """Kinds that catch up on a table (the search outbox) get one job per transaction that wrote to it:
-    `db.session.info[after_commit_key(kind)] = True` asks for it, the outermost commit writes it."""
+    """The outermost commit writes the jobs `request_at_commit` asked for; a rollback forgets them (and the
+    eager jobs it listed)."""
     global _installed
     if _installed:
         return
@@ -31,12 +38,12 @@ def install_session_hooks() -> None:
     def _write_requested_jobs(session: orm.Session) -> None:
         if session.in_nested_transaction():
             return
-        for key in [key for key in session.info if key.startswith("jobs.before_commit.")]:
+        for key in [key for key in session.info if key.startswith(_AT_COMMIT)]:
             if session.info.pop(key):
                 from app.extensions import db
 
                 if db.session.registry.has() and db.session() is session:
-                    enqueue(key.removeprefix("jobs.before_commit."))
+                    enqueue(key.removeprefix(_AT_COMMIT))
 
     @sa.event.listens_for(orm.Session, "after_soft_rollback")
     def _forget_on_rollback(session: orm.Session, previous_transaction) -> None:

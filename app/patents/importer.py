@@ -214,10 +214,6 @@ def _row_error(row_number: int, exc: RowError | DomainError) -> dict:
     return {"row": row_number, "field": field, "reason": exc.reason, "message": exc.message}
 
 
-def _insert_rows(model, rows: list[dict]) -> None:
-    bulk_insert(db.session, model, rows)
-
-
 def _normalised(owner_id: int, record: dict) -> tuple[dict, Any]:
     """A raw record as the fields build_patent takes, and its price."""
     record = _lowered(record)
@@ -263,16 +259,17 @@ def _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, 
     if not new:
         return sorted(later)
     now, actor_id = clock.now(), getattr(actor, "id", None)
-    # Plain multi-row INSERTs, then the new ids by their unique keys: INSERT ... RETURNING in parameter
-    # order costs a statement per row on SQLite.
-    _insert_rows(Patent, [{**values, "pledged": False, "created_at": now, "updated_at": now} for values, _, _ in new])
+    # Bulk inserts, then the new ids by their unique keys: INSERT ... RETURNING in parameter order costs a
+    # statement per row on SQLite, and COPY returns nothing.
+    bulk_insert(db.session, Patent,
+                [{**values, "pledged": False, "created_at": now, "updated_at": now} for values, _, _ in new])
     id_of = dict(db.session.execute(sa.select(Patent.application_number, Patent.id).where(
         Patent.application_number.in_([values["application_number"] for values, _, _ in new]))).all())
     patent_ids = [id_of[values["application_number"]] for values, _, _ in new]
-    _insert_rows(PatentIpc, [
+    bulk_insert(db.session, PatentIpc, [
         {"patent_id": pid, "position": position, "code": code}
         for pid, (_, codes, _) in zip(patent_ids, new, strict=True) for position, code in enumerate(codes)])
-    _insert_rows(AuditLog, [
+    bulk_insert(db.session, AuditLog, [
         {"entity": "patent", "entity_id": pid, "action": "import", "actor_user_id": actor_id,
          "to_status": values["legal_status"], "created_at": now}
         for pid, (values, _, _) in zip(patent_ids, new, strict=True)])
@@ -281,7 +278,7 @@ def _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, 
         enqueue_many("patent", patent_ids)
         return sorted(later)
     status = "listed" if publish else "draft"
-    _insert_rows(Listing, [
+    bulk_insert(db.session, Listing, [
         {"patent_id": pid, "mode": list_mode, "price_fen": price, "negotiable": price is None, "status": status,
          "created_by_user_id": actor_id, "listed_at": now if publish else None, "version": 1, "created_at": now,
          "updated_at": now} for pid, (_, _, price) in zip(patent_ids, new, strict=True)])
@@ -291,9 +288,9 @@ def _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, 
     listing_ids = [listing_of[pid] for pid in patent_ids]
     shelves = outlets_by_codes(outlet_codes or [])
     if shelves:
-        _insert_rows(ListingOutlet, [{"listing_id": lid, "outlet_id": outlet.id}
+        bulk_insert(db.session, ListingOutlet, [{"listing_id": lid, "outlet_id": outlet.id}
                                      for lid in listing_ids for outlet in shelves])
-    _insert_rows(AuditLog, [
+    bulk_insert(db.session, AuditLog, [
         {"entity": "listing", "entity_id": lid, "action": "create", "actor_user_id": actor_id, "to_status": status,
          "changes": {"patent_id": pid, "mode": list_mode}, "created_at": now}
         for lid, pid in zip(listing_ids, patent_ids, strict=True)])

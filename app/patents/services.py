@@ -34,7 +34,8 @@ def can_manage_organization(user: User | None, organization_id: int) -> bool:
     return user is not None and (user.is_staff or user.organization_id == organization_id)
 
 
-def _owner_for(actor: User | None, requested: int | None) -> Organization:
+def owner_for(actor: User | None, requested: int | None) -> Organization:
+    """The organisation that will own patents written by `actor`: its own, or the one staff name."""
     if actor is not None and not actor.is_staff:
         if requested is not None and requested != actor.organization_id:
             raise Forbidden("not_your_organization", "you may only add patents of your own organisation")
@@ -107,7 +108,7 @@ def patent_values(actor: User | None, data: dict) -> tuple[dict, list[str], Orga
     if data.get("patent_type") and data["patent_type"] != number.patent_type:
         raise Invalid("patent_type_mismatch",
                       f"the number says {number.patent_type}, not {data['patent_type']}", field="patent_type")
-    owner = _owner_for(actor, data.get("owner_organization_id"))
+    owner = owner_for(actor, data.get("owner_organization_id"))
     codes = _ipc_codes(data.get("ipc_codes") or [])
     legal_status = data.get("legal_status") or ("valid" if data.get("grant_date") else "pending")
     values = dict(
@@ -245,7 +246,7 @@ def update_patent(actor: User | None, patent_id: int, changes: dict) -> Patent:
     if "owner_organization_id" in changes and changes["owner_organization_id"] != patent.owner_organization_id:
         if actor is None or not actor.is_staff:
             raise Forbidden("owner_change_not_allowed", "ownership moves by a recorded assignment, or by staff")
-        patent.owner = _owner_for(actor, changes["owner_organization_id"])
+        patent.owner = owner_for(actor, changes["owner_organization_id"])
     before = {}
     for key, value in changes.items():
         if key == "owner_organization_id":

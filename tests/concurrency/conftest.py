@@ -62,3 +62,15 @@ def concurrently(count: int, call, *args):
     with ThreadPoolExecutor(count) as pool:
         futures = [pool.submit(call, i, *args) for i in range(count)]
         return [future.result() for future in futures]
+
+
+def race(app, count: int, method: str, path: str, headers: dict, body=None) -> list[tuple[int, str | None]]:
+    """`count` requests at once, the i-th with `body(i)` as JSON; (status, reason) of each, in call order."""
+
+    def call(i):
+        with app.test_client() as client:
+            response = client.open(path, method=method, headers=headers,
+                                   json=body(i) if body is not None else None)
+            return response.status_code, (response.get_json() or {}).get("reason")
+
+    return concurrently(count, call)

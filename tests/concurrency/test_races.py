@@ -15,7 +15,7 @@ from app.jobs.models import Job
 from app.patents.models import Listing
 
 from .. import factories
-from .conftest import concurrently
+from .conftest import concurrently, race
 
 N = 20
 
@@ -23,13 +23,8 @@ N = 20
 def test_one_assignment_listing_per_patent(live, live_world):
     patent_id, headers = factories.patent(live_world.uni.org).id, live_world.uni.headers
 
-    def create(_i):
-        with live.test_client() as client:
-            response = client.post("/api/v1/listings", headers=headers,
-                                   json={"patent_id": patent_id, "mode": "assignment", "negotiable": True})
-            return response.status_code, response.get_json().get("reason")
-
-    results = concurrently(N, create)
+    results = race(live, N, "POST", "/api/v1/listings", headers,
+                   lambda _i: {"patent_id": patent_id, "mode": "assignment", "negotiable": True})
     assert sorted(code for code, _ in results) == [201] + [409] * (N - 1), results
     assert {reason for code, reason in results if code == 409} == {"listing_conflict"}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Listing)
@@ -40,13 +35,8 @@ def test_one_open_inquiry_per_buyer_and_listing(live, live_world):
     listing_id = factories.listing(factories.patent(live_world.uni.org), "listed").id
     headers = live_world.enterprise.headers
 
-    def inquire(i):
-        with live.test_client() as client:
-            response = client.post(f"/api/v1/listings/{listing_id}/inquiries", headers=headers,
-                                   json={"message": f"请报价 {i}"})
-            return response.status_code, response.get_json().get("reason")
-
-    results = concurrently(N, inquire)
+    results = race(live, N, "POST", f"/api/v1/listings/{listing_id}/inquiries", headers,
+                   lambda i: {"message": f"请报价 {i}"})
     assert sorted(code for code, _ in results) == [201] + [409] * (N - 1), results
     assert {reason for code, reason in results if code == 409} == {"inquiry_exists"}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Inquiry)) == 1
@@ -56,13 +46,8 @@ def test_concurrent_edits_of_one_listing_are_409_never_500(live, live_world):
     listing_id = factories.listing(factories.patent(live_world.uni.org), "draft").id
     headers = live_world.uni.headers
 
-    def edit(i):
-        with live.test_client() as client:
-            response = client.patch(f"/api/v1/listings/{listing_id}", headers=headers,
-                                    json={"description": f"第 {i} 版说明", "price_fen": 1000 + i})
-            return response.status_code, response.get_json().get("reason")
-
-    results = concurrently(N, edit)
+    results = race(live, N, "PATCH", f"/api/v1/listings/{listing_id}", headers,
+                   lambda i: {"description": f"第 {i} 版说明", "price_fen": 1000 + i})
     codes = Counter(code for code, _ in results)
     assert set(codes) <= {200, 409}, results
     assert {reason for code, reason in results if code == 409} <= {"concurrent_update"}
@@ -77,12 +62,7 @@ def test_racing_approvals_publish_once(live, live_world):
     listing_id = factories.listing(factories.patent(live_world.uni.org), "pending_review").id
     headers = live_world.staff.headers
 
-    def approve(_i):
-        with live.test_client() as client:
-            response = client.post(f"/api/v1/listings/{listing_id}/approve", headers=headers)
-            return response.status_code, response.get_json().get("reason")
-
-    results = concurrently(8, approve)
+    results = race(live, 8, "POST", f"/api/v1/listings/{listing_id}/approve", headers)
     assert sorted(code for code, _ in results) == [200] + [409] * 7, results
     published = db.session.scalars(sa.select(Job).where(Job.kind == "demands.notify_matching")).all()
     assert len(published) == 1
@@ -123,9 +103,6 @@ def test_concurrent_writers_never_fail_for_the_database(live, live_world, writer
     patent_ids = [factories.patent(live_world.uni.org).id for _ in range(writers)]
     headers = live_world.uni.headers
 
-    def create(i):
-        with live.test_client() as client:
-            return client.post("/api/v1/listings", headers=headers,
-                               json={"patent_id": patent_ids[i], "mode": "equity", "negotiable": True}).status_code
-
-    assert concurrently(writers, create) == [201] * writers
+    results = race(live, writers, "POST", "/api/v1/listings", headers,
+                   lambda i: {"patent_id": patent_ids[i], "mode": "equity", "negotiable": True})
+    assert [code for code, _ in results] == [201] * writers
