@@ -67,14 +67,18 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
 
 def register_jobs() -> None:
-    """Job kinds and event subscriptions: the worker and every request know them all."""
+    """Job kinds, event subscriptions and encumbrance checks: the worker and every request know them all."""
     from app.jobs import install_session_hooks
 
     install_session_hooks()
+    import app.deals.jobs  # noqa: F401
+    import app.deals.licences  # noqa: F401
     import app.demands.jobs  # noqa: F401
+    import app.idempotency.services  # noqa: F401
     import app.imports.jobs  # noqa: F401
     import app.indexing.jobs  # noqa: F401
     import app.patents.jobs  # noqa: F401
+    import app.pledges.services  # noqa: F401
 
 
 def register_extensions(app: Flask) -> None:
@@ -124,6 +128,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import auth_blp, orgs_blp, users_blp
+    from app.deals.routes import blp as deals_blp
     from app.demands.routes import blp as demands_blp
     from app.health import blp as health_blp
     from app.imports.routes import blp as imports_blp
@@ -132,9 +137,11 @@ def register_blueprints(app: Flask) -> None:
     from app.notifications.routes import blp as notifications_blp
     from app.outlets.routes import blp as outlets_blp
     from app.patents.routes import listings_blp, patents_blp
+    from app.pledges.routes import blp as pledges_blp
 
     for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, outlets_blp, patents_blp, listings_blp,
-                      imports_blp, search_blp, demands_blp, inquiries_blp, notifications_blp, audit_blp):
+                      imports_blp, search_blp, demands_blp, inquiries_blp, deals_blp, pledges_blp, notifications_blp,
+                      audit_blp):
         api.register_blueprint(blueprint)
 
 

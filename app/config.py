@@ -75,6 +75,8 @@ class Config:
     IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
     IMPORT_MAX_INFLATED_BYTES = _int("IMPORT_MAX_INFLATED_BYTES", 512 * 1024 * 1024)
     IMPORT_BATCH_ROWS = _int("IMPORT_BATCH_ROWS", 500)
+    # Deals and open-licence acceptances: an Idempotency-Key answers its first response this long (at least 24).
+    IDEMPOTENCY_KEY_HOURS = max(24, _int("IDEMPOTENCY_KEY_HOURS", 72))
 
     API_TITLE = "Patent Supermarket API"
     API_VERSION = "v1"

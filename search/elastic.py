@@ -84,7 +84,7 @@ class ElasticBackend:
             "mode": _keyword(), "status": _keyword(), "outlet_codes": _keyword(), "owner_id": {"type": "integer"},
             "owner_key": _keyword(), "price_fen": {"type": "long"}, "negotiable": {"type": "boolean"},
             "price_band": _keyword(), "listed_at": {"type": "date"}, "expires_on": {"type": "date"},
-            "title_keys": _keyword(), "owner_norm": _keyword(),
+            "title_keys": _keyword(), "owner_norm": _keyword(), "pledged": {"type": "boolean"},
         }
         return {"settings": {"number_of_shards": 1, **settings},
                 "mappings": {"dynamic": "strict", "properties": properties}}

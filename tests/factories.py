@@ -109,6 +109,10 @@ class Actor:
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"}
 
+    def renewed(self) -> Actor:
+        """The same user with a token valid from the clock's now (after a test moved the clock on)."""
+        return Actor(self.user, token_for(self.user), self.org)
+
 
 @dataclass
 class World:
@@ -167,3 +171,49 @@ def import_job(actor: User, records: list[dict], **options):
 
     raw = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
     return create_import(actor, "inventory.jsonl", raw, options)
+
+
+_deal_keys = itertools.count(1)
+
+
+def deal_body(patent_ids: list[int], seller: Organization, buyer: Organization, **overrides) -> dict:
+    body = {"kind": "assignment", "patent_ids": patent_ids, "seller_organization_id": seller.id,
+            "buyer_organization_id": buyer.id, "amount_fen": 120_000_000, "contract_number": f"HT-{next(_serial)}",
+            "signed_on": clock.today().isoformat(), "source": "negotiation"}
+    body.update(overrides)
+    return body
+
+
+def deal_key() -> dict:
+    return {"Idempotency-Key": f"test-deal-{next(_deal_keys)}-{secrets.token_hex(4)}"}
+
+
+@committed
+def deal(patent_ids: list[int], seller: Organization, buyer: Organization, **overrides):
+    """A deal recorded through the service (dates as date objects, as the schema would give them)."""
+    from app.deals import services as deal_services
+
+    data = deal_body(patent_ids, seller, buyer, **overrides)
+    data["signed_on"] = date.fromisoformat(data["signed_on"]) if isinstance(data["signed_on"], str) \
+        else data["signed_on"]
+    return deal_services.record_deal(SYSTEM, data)
+
+
+@committed
+def pledge(patents: list, pledgor: Organization, **overrides):
+    from app.pledges import services as pledge_services
+
+    data = {"registration_number": f"Y{next(_serial)}", "pledgor_organization_id": pledgor.id,
+            "pledgee_name": "长三角示范银行", "secured_amount_fen": 500_000_000,
+            "starts_on": clock.today(), "ends_on": clock.today() + timedelta(days=365),
+            "patent_ids": [p.id for p in patents]}
+    data.update(overrides)
+    return pledge_services.register_pledge(SYSTEM, data)
+
+
+OPEN_TERMS = {"payment_method": "lump_sum", "fee_fen": 3_000_000, "term_months": 12}
+
+
+@committed
+def open_license_listing(p, **terms):
+    return listing(p, "listed", mode="open_license", price_fen=None, open_license={**OPEN_TERMS, **terms})

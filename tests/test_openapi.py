@@ -30,7 +30,8 @@ def test_every_api_operation_names_its_roles_and_errors(spec):
             assert "403" in op["responses"], where
         success = [code for code in op["responses"] if code.startswith("2")]
         assert success, where
-        if method in ("post", "patch") and not path.endswith(("/submit", "/approve", "/logout", "/read")):
+        if method in ("post", "patch") and not path.endswith(("/submit", "/approve", "/logout", "/read", "/complete",
+                                                                  "/accept")):
             assert "requestBody" in op or any(p["in"] == "query" for p in op.get("parameters", [])), where
         if op.get("requestBody") or op.get("parameters"):
             assert "422" in op["responses"], where
@@ -54,7 +55,11 @@ def test_contract_paths_are_present(spec):
                  "/api/v1/inquiries/{inquiry_id}/replies", "/api/v1/notifications",
                  "/api/v1/notifications/{notification_id}/read",
                  "/api/v1/listings/{listing_id}/reject", "/api/v1/listings/{listing_id}/withdraw",
-                 "/api/v1/audit", "/healthz", "/readyz"):
+                 "/api/v1/audit", "/api/v1/deals", "/api/v1/deals/{deal_id}", "/api/v1/deals/{deal_id}/complete",
+                 "/api/v1/deals/{deal_id}/cancel", "/api/v1/listings/{listing_id}/open-license/accept",
+                 "/api/v1/listings/{listing_id}/open-license/withdraw", "/api/v1/pledges",
+                 "/api/v1/pledges/{pledge_id}/release", "/api/v1/pledges/{pledge_id}/consents",
+                 "/api/v1/patents/{patent_id}/pledges", "/healthz", "/readyz"):
         assert path in spec["paths"], path
 
 

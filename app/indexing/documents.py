@@ -46,6 +46,7 @@ def _document(row, codes: list[str], outlets: list[str]) -> dict:
         "inventors": list(row.inventors or []),
         "listed_at": row.listed_at.isoformat() if row.listed_at else None,
         "expires_on": expires.isoformat() if expires else None,
+        "pledged": bool(row.pledged),
     }
 
 
@@ -64,7 +65,7 @@ def documents_for(listing_ids: Iterable[int]) -> tuple[list[dict], list[int]]:
                   listing.c.negotiable, listing.c.ol_fee_fen, listing.c.listed_at, patent.c.title,
                   patent.c.abstract, patent.c.claims, patent.c.application_number, patent.c.publication_number,
                   patent.c.field, patent.c.patent_type, patent.c.legal_status, patent.c.owner_organization_id,
-                  patent.c.inventors, patent.c.filing_date, patent.c.expires_on_override,
+                  patent.c.inventors, patent.c.filing_date, patent.c.expires_on_override, patent.c.pledged,
                   Organization.name.label("owner_name"))
         .join(patent, patent.c.id == listing.c.patent_id)
         .join(Organization, Organization.id == patent.c.owner_organization_id)

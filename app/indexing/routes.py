@@ -74,6 +74,7 @@ class SearchItemOut(Schema):
     listed_at = Text(allow_none=True)
     expires_on = Text(allow_none=True)
     remaining_years = ma.fields.Float(allow_none=True)
+    pledged = ma.fields.Boolean(metadata={"description": "the patent is pledged (质押)"})
     score = ma.fields.Float()
     highlight = ma.fields.Nested(HighlightOut)
 

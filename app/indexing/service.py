@@ -81,7 +81,8 @@ def search_item(hit, on: date) -> dict:
         "negotiable": bool(doc.get("negotiable")), "outlet_codes": doc.get("outlet_codes") or [],
         "owner": {"id": doc["owner_id"], "name": doc.get("owner_name")}, "status": doc["status"],
         "listed_at": doc.get("listed_at"), "expires_on": doc.get("expires_on"),
-        "remaining_years": terms.remaining_years(expires, on), "score": hit.score,
+        "remaining_years": terms.remaining_years(expires, on), "pledged": bool(doc.get("pledged")),
+        "score": hit.score,
         "highlight": {"title": hit.highlight.get("title", []), "abstract": hit.highlight.get("abstract", [])},
     }
 

@@ -156,3 +156,22 @@ def _lock_listing(listing_id: int) -> Listing:
     one at a time (its patent and owner are joined in, so only the listing's own row is locked)."""
     return db.session.scalars(sa.select(Listing).where(Listing.id == listing_id)
                               .with_for_update(of=Listing).execution_options(populate_existing=True)).one()
+
+
+def close_inquiries_on_listings(actor, listing_ids: list[int], reason: str) -> int:
+    """Close every open thread on these listings (their patent was assigned away), telling both sides why.
+    The listings' own state is the caller's: it has just closed them."""
+    if not listing_ids:
+        return 0
+    threads = db.session.scalars(sa.select(Inquiry).where(Inquiry.listing_id.in_(listing_ids),
+                                                         Inquiry.status != "closed").order_by(Inquiry.id)).all()
+    for inquiry in threads:
+        source = inquiry.status
+        inquiry.status, inquiry.closed_at = "closed", clock.now()
+        record("inquiry", inquiry.id, "closed", actor, from_status=source, to_status="closed", reason=reason)
+        for organization_id in (inquiry.buyer_organization_id, inquiry.seller_organization_id):
+            notify_organization(organization_id, "inquiry_status", f"Inquiry {inquiry.id} is closed: {reason}"[:300],
+                                body=reason, data={"inquiry_id": inquiry.id, "listing_id": inquiry.listing_id,
+                                                   "status": "closed"})
+    db.session.flush()
+    return len(threads)

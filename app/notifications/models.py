@@ -9,10 +9,10 @@ from app import clock
 from app.db import UTCDateTime, enum_column
 from app.extensions import db
 
-# demand_match .. inquiry_status are sent by this code; outbid, lot_won and deal_recorded are the
+# demand_match .. inquiry_status are sent by this code; outbid, lot_won and the deal kinds are the
 # hooks the auction and deal services call.
 NOTIFICATION_KINDS = ("demand_match", "inquiry_received", "inquiry_replied", "inquiry_status", "outbid",
-                      "lot_won", "deal_recorded")
+                      "lot_won", "deal_recorded", "deal_completed", "deal_cancelled", "filing_overdue")
 
 
 class Notification(db.Model):

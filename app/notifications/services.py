@@ -67,6 +67,23 @@ def notify_deal_recorded(organization_ids: Iterable[int], *, deal_id: int, kind:
     return out
 
 
+def notify_deal_changed(organization_ids: Iterable[int], *, deal_id: int, kind: str, status: str):
+    """A deal was completed or cancelled: both parties hear it once."""
+    out = []
+    for organization_id in dict.fromkeys(organization_ids):
+        out += notify_organization(organization_id, f"deal_{status}", f"Deal {deal_id} {status} ({kind})",
+                                   data={"deal_id": deal_id, "kind": kind, "status": status},
+                                   dedupe_key=f"deal:{deal_id}:{status}")
+    return out
+
+
+def notify_staff(kind: str, title: str, **kwargs) -> list[Notification]:
+    """Every active member of the exchange's staff (and admins)."""
+    staff = db.session.scalars(sa.select(User.id).where(User.role.in_(("staff", "admin")),
+                                                        User.is_active.is_(True)).order_by(User.id))
+    return notify(list(staff), kind, title, **kwargs)
+
+
 # -- reading ----------------------------------------------------------------------------------------------
 
 def notifications_query(user: User, unread: bool | None, kind: str | None) -> sa.Select:

@@ -17,7 +17,7 @@ from app.indexing.outbox import enqueue_listing
 from app.outlets.models import Outlet
 from app.outlets.services import outlets_by_codes
 
-from . import rules, terms
+from . import encumbrances, rules, terms
 from .models import Listing, ListingOutlet, Patent
 from .services import can_manage_organization, get_patent_to_edit, lock_patent
 
@@ -38,13 +38,12 @@ def check_patent_can_be_offered(patent: Patent, mode: str) -> None:
                        "a pending application can only be offered for assignment of the application right",
                        field="mode")
     if mode == "open_license":
-        if patent.pledged:
-            raise Conflict("patent_pledged", "a pledged patent cannot be put under an open licence "
-                           "without the pledgee's consent", field="patent_id")
         if patent.patent_type in ("utility_model", "design") and not patent.evaluation_report:
             raise Conflict("evaluation_report_required",
                            "utility models and designs need an evaluation report (专利权评价报告) on file",
                            field="patent_id")
+    # Running exclusive or sole licences (deals) and standing pledges (pledges) answer here.
+    encumbrances.check_action(patent, mode)
 
 
 def _check_no_conflicting_offer(patent: Patent, mode: str, exclude_id: int | None) -> None:

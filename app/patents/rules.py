@@ -21,6 +21,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "return_from_auction": (frozenset({"in_auction"}), "listed"),
     "sell": (frozenset({"listed", "in_negotiation", "in_auction"}), "sold"),
     "license": (frozenset({"listed", "in_negotiation", "in_auction"}), "licensed"),
+    # The exclusive licence that took the offer was cancelled: the offer is back on the shelf.
+    "relist": (frozenset({"licensed"}), "listed"),
     "expire": (ACTIVE_STATUSES, "expired"),
 }
 
@@ -31,23 +33,18 @@ def next_status(action: str, status: str) -> str | None:
     return target if status in sources else None
 
 
-def is_running_exclusive(mode: str, status: str) -> bool:
-    """An exclusive or sole licence that has been granted and still runs."""
-    return mode in EXCLUSIVE_MODES and status == "licensed"
-
-
 def offer_conflict(mode: str, others: Iterable[tuple[str, str]]) -> str | None:
     """Why an offer in `mode` cannot stand beside the patent's other listings (mode, status), or None.
 
     - one active assignment offer per patent;
-    - a running exclusive or sole licence blocks assignment offers and any further licence;
     - one exclusive-type offer at a time;
     - an open-licence declaration excludes exclusive and sole licences (Patent Law art. 51), and
       vice versa; only one declaration stands at a time.
+
+    A granted licence is not an offer: its term is a deal's (app.deals.licences), checked through
+    encumbrances.check_action.
     """
     for other_mode, other_status in others:
-        if is_running_exclusive(other_mode, other_status) and (mode == "assignment" or mode in LICENSE_MODES):
-            return f"a granted {other_mode.replace('_', ' ')} is running"
         if other_status not in ACTIVE_STATUSES:
             continue
         if mode == "assignment" and other_mode == "assignment":

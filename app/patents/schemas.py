@@ -112,6 +112,7 @@ class ListingOut(Schema):
     owner_organization_id = Id()
     application_number = Text(attribute="patent.application_number")
     title = Text(attribute="patent.title")
+    pledged = ma.fields.Boolean(attribute="patent.pledged", metadata={"description": "the patent is pledged (质押)"})
     listed_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()

@@ -133,8 +133,7 @@ def test_open_licence_terms_and_preconditions(client, world, session):
     assert too_long.get_json()["reason"] == "license_term_beyond_expiry"
 
     pledged = factories.patent(world.uni.org)
-    pledged.pledged = True
-    session.commit()
+    factories.pledge([pledged], world.uni.org)
     refused = create(client, world.uni, pledged, mode="open_license", price_fen=None, open_license=terms)
     assert refused.status_code == 409 and refused.get_json()["reason"] == "patent_pledged"
 
