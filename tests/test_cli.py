@@ -1,9 +1,11 @@
 import sqlalchemy as sa
 
 from app.auth.models import User
+from app.deals.models import Deal
 from app.outlets.models import Outlet
 from app.patents.models import Listing, Patent
 from app.patents.rules import ACTIVE_STATUSES
+from app.pledges.models import Pledge
 
 
 def test_seed_demo_makes_a_working_supermarket(app, session):
@@ -21,6 +23,19 @@ def test_seed_demo_makes_a_working_supermarket(app, session):
     assert set(session.scalars(sa.select(User.role))) == {"admin", "staff", "university", "enterprise"}
     for listing in session.scalars(sa.select(Listing).where(Listing.status.in_(ACTIVE_STATUSES))):
         assert listing.patent.in_force
+    # Sold and licensed listings got there by deals; an open licence has grants; a patent is pledged.
+    deals = session.scalars(sa.select(Deal)).all()
+    assert {deal.status for deal in deals} == {"recorded", "completed"}
+    assert {"assignment", "open_license"} <= {deal.kind for deal in deals}
+    assert {deal.kind for deal in deals} & {"exclusive_license", "sole_license"}
+    grants = [deal for deal in deals if deal.kind == "open_license"]
+    assert len({deal.buyer_organization_id for deal in grants}) >= 2
+    for deal in deals:
+        if deal.kind == "assignment" and deal.status == "completed":
+            assert all(p.owner_organization_id == deal.buyer_organization_id for p in deal.patents)
+    assert any(deal.filing_overdue for deal in deals) and any(deal.after_event for deal in deals)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Pledge)) == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(Patent).where(Patent.pledged.is_(True))) == 1
     again = runner.invoke(args=["seed", "demo", "--if-empty"])
     assert again.exit_code == 0 and "skipped" in again.output
     assert runner.invoke(args=["seed", "demo"]).exit_code != 0

@@ -1,20 +1,25 @@
-"""`flask seed demo`: the eleven outlets, organisations, one user per role, ~200 patents and
-listings in every lifecycle state, all through the same services the API uses."""
+"""`flask seed demo`: the eleven outlets, organisations, one user per role, ~200 patents, listings in every
+lifecycle state, deals (assignments, licences, open-licence grants) and a pledge, all through the same
+services the API uses."""
 
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import sqlalchemy as sa
 
+from app import clock
 from app.auth import services as accounts
 from app.auth.models import SYSTEM, Organization
+from app.deals import services as deals
 from app.extensions import db
 from app.outlets import services as outlets
 from app.outlets.models import Outlet
 from app.patents import listings
 from app.patents import services as patents
 from app.patents.listings import move
+from app.pledges import services as pledges
 
 from .generator import generate_patent
 
@@ -66,8 +71,9 @@ PATHS = {
     "listed": ("submit", "approve"),
     "in_negotiation": ("submit", "approve", "start_negotiation"),
     "in_auction": ("submit", "approve", "put_in_auction"),
-    "sold": ("submit", "approve", "sell"),
-    "licensed": ("submit", "approve", "license"),
+    # Sold and licensed listings get there by a recorded deal (_deal_for), as on a real exchange.
+    "sold": ("submit", "approve"),
+    "licensed": ("submit", "approve"),
     "withdrawn": ("submit", "approve", "withdraw"),
     "expired": ("submit", "approve", "expire"),
 }
@@ -98,6 +104,7 @@ def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
 
     plan = [state for state, count in STATE_PLAN for _ in range(count)]
     listed_count = 0
+    listings_by_state: dict[str, list] = {}
     offerable = [patent for patent in created if patent.in_force and patent.legal_status == "valid"]
     for patent, state in zip(offerable, plan, strict=False):
         mode = _mode_for(rng, patent, state)
@@ -117,16 +124,88 @@ def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
         if state == "expired":
             patent.legal_status = "lapsed"
         listed_count += 1
+        listings_by_state.setdefault(state, []).append(listing)
+    db.session.flush()
+    enterprises = [org for org in orgs.values() if org.kind == "enterprise"]
+    deal_count = _seed_deals(rng, listings_by_state, enterprises)
+    pledge_count = _seed_pledge(listings_by_state, orgs["长三角示范银行（演示）"], enterprises)
     db.session.flush()
     return {"outlets": len(outlet_rows), "organizations": len(orgs), "users": len(USERS),
-            "patents": len(created), "listings": listed_count}
+            "patents": len(created), "listings": listed_count, "deals": deal_count, "pledges": pledge_count}
+
+
+def _seed_deals(rng: random.Random, by_state: dict, enterprises: list) -> int:
+    """Deals over the past year: assignments (most completed, paid and registered, some still recorded),
+    exclusive and sole licences (some with the filing overdue), one agreed after the event (拟成交), and
+    open-licence grants to several enterprises."""
+    today = clock.today()
+    count = 0
+    for index, listing in enumerate(by_state.get("sold", [])):
+        signed = today - timedelta(days=20 + 40 * index)
+        deal = deals.record_deal(SYSTEM, {
+            "kind": "assignment", "listing_id": listing.id, "patent_ids": [listing.patent_id],
+            "seller_organization_id": listing.patent.owner_organization_id,
+            "buyer_organization_id": enterprises[index % len(enterprises)].id,
+            "amount_fen": listing.price_fen or rng.randint(20, 300) * 1_000_000, "signed_on": signed,
+            "contract_number": f"PJZG-{signed:%Y}-{index + 1:04d}", "after_event": index == 2,
+            "source": ("negotiation", "matching", "auction")[index % 3]})
+        if index % 4 != 3:  # one in four is still being performed
+            deals.update_deal(SYSTEM, deal.id, {"payment_status": "paid",
+                                                "registration_number": f"BG{signed:%Y%m%d}{index}",
+                                                "registered_on": min(today, signed + timedelta(days=30))})
+            deals.complete_deal(SYSTEM, deal.id)
+        else:
+            deals.update_deal(SYSTEM, deal.id, {"amount_received_fen": deal.amount_fen // 3})
+        count += 1
+    for index, listing in enumerate(by_state.get("licensed", [])):
+        signed = today - timedelta(days=15 + 45 * index)
+        deal = deals.record_deal(SYSTEM, {
+            "kind": listing.mode, "listing_id": listing.id, "patent_ids": [listing.patent_id],
+            "seller_organization_id": listing.patent.owner_organization_id,
+            "buyer_organization_id": enterprises[(index + 1) % len(enterprises)].id,
+            "amount_fen": listing.price_fen or rng.randint(10, 100) * 1_000_000, "signed_on": signed,
+            "contract_number": f"PJZG-XK-{signed:%Y}-{index + 1:04d}", "source": "negotiation",
+            "license_ends_on": min(filter(None, (listing.patent.expires_on, signed + timedelta(days=3 * 365))))})
+        if index % 2 == 0:  # the others' filing (备案) is left for staff to chase
+            deals.update_deal(SYSTEM, deal.id, {"registration_number": f"BA{signed:%Y%m%d}{index}",
+                                                "registered_on": min(today, signed + timedelta(days=20))})
+        count += 1
+    declared = [listing for listing in by_state.get("listed", []) if listing.mode == "open_license"][:2]
+    for listing in declared:
+        for buyer in enterprises[:3]:
+            deals.record_deal(SYSTEM, {
+                "kind": "open_license", "listing_id": listing.id, "patent_ids": [listing.patent_id],
+                "seller_organization_id": listing.patent.owner_organization_id, "buyer_organization_id": buyer.id,
+                "amount_fen": listing.ol_fee_fen or 0, "signed_on": today - timedelta(days=7),
+                "source": "open_license", "license_term_months": listing.ol_term_months})
+            count += 1
+    return count
+
+
+def _seed_pledge(by_state: dict, bank, enterprises: list) -> int:
+    """One patent on the shelf pledged to the demo bank, with the bank's consent to license it to one firm."""
+    candidates = [listing for listing in by_state.get("listed", []) if listing.mode == "assignment"]
+    if not candidates:
+        return 0
+    patent = candidates[0].patent
+    today = clock.today()
+    expires = patent.expires_on or today + timedelta(days=3650)
+    pledge = pledges.register_pledge(SYSTEM, {
+        "registration_number": f"Y{today:%Y}310000{patent.id:04d}", "pledgor_organization_id":
+        patent.owner_organization_id, "pledgee_name": bank.name, "pledgee_organization_id": bank.id,
+        "secured_amount_fen": 5_000_000_00, "starts_on": today - timedelta(days=30),
+        "ends_on": min(expires, today + timedelta(days=700)), "registered_on": today - timedelta(days=28),
+        "patent_ids": [patent.id]})
+    pledges.add_consent(SYSTEM, pledge.id, {"action": "license", "counterparty_organization_id": enterprises[0].id,
+                                            "note": "质权人同意向该企业普通许可"})
+    return 1
 
 
 def _mode_for(rng: random.Random, patent, state: str) -> str:
     if patent.legal_status == "pending":
         return "assignment"
     if state == "licensed":
-        return rng.choice(("exclusive_license", "nonexclusive_license"))
+        return rng.choice(("exclusive_license", "sole_license"))
     if state == "sold":
         return "assignment"
     return rng.choices(

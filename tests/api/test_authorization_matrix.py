@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.notifications.models import Notification
+from app.patents.models import Listing
 
 from .. import factories
 
@@ -98,7 +99,34 @@ MATRIX = {
     # The notification is the university user's own: everybody else gets 404, as for a missing one.
     "read notification": ("POST", "/api/v1/notifications/{notification_id}/read", None,
                           expect(401, 200, 404, 404, other_university=404)),
+    "list deals": ("GET", "/api/v1/deals", None, expect(401, 200, 200, 200)),
+    "record deal": ("POST", "/api/v1/deals",
+                    lambda ctx: factories.deal_body([ctx["patent_id"]], ctx["uni_org"], ctx["ent_org"]),
+                    expect(401, 403, 403, 201)),
+    "read deal": ("GET", "/api/v1/deals/{deal_id}", None, expect(401, 200, 200, 200, other_university=404)),
+    "patch deal": ("PATCH", "/api/v1/deals/{deal_id}", {"note": "已付首款"}, expect(401, 403, 403, 200)),
+    "complete deal": ("POST", "/api/v1/deals/{deal_id}/complete", None, expect(401, 403, 403, 200)),
+    "cancel deal": ("POST", "/api/v1/deals/{deal_id}/cancel", {"reason": "合同解除"}, expect(401, 403, 403, 200)),
+    # Only enterprises take open licences; admin passes the role check but has no enterprise behind it.
+    "accept open licence": ("POST", "/api/v1/listings/{open_id}/open-license/accept", None,
+                            expect(401, 403, 201, 403)),
+    "withdraw open licence": ("POST", "/api/v1/listings/{open_id}/open-license/withdraw", {},
+                              expect(401, 200, 403, 200, other_university=403)),
+    "list pledges": ("GET", "/api/v1/pledges", None, expect(401, 403, 403, 200)),
+    "register pledge": ("POST", "/api/v1/pledges",
+                        lambda ctx: {"registration_number": f"Y{next(_codes)}", "pledgor_organization_id":
+                                     ctx["uni_org_id"], "pledgee_name": "银行", "secured_amount_fen": 100,
+                                     "starts_on": "2026-01-01", "ends_on": "2027-01-01",
+                                     "patent_ids": [ctx["patent_id"]]},
+                        expect(401, 403, 403, 201)),
+    "read pledge": ("GET", "/api/v1/pledges/{pledge_id}", None, expect(401, 403, 403, 200)),
+    "release pledge": ("POST", "/api/v1/pledges/{pledge_id}/release", {}, expect(401, 403, 403, 200)),
+    "consent to pledged action": ("POST", "/api/v1/pledges/{pledge_id}/consents", {"action": "license"},
+                                  expect(401, 403, 403, 201)),
+    "patent pledges": ("GET", "/api/v1/patents/{listed_patent_id}/pledges", None, expect(200, 200, 200, 200)),
 }
+# Calls that need an Idempotency-Key header.
+KEYED = {"record deal", "accept open licence"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -116,10 +144,14 @@ def test_authorization_matrix(client, world, name, role):
     ctx["inquiry_id"] = factories.inquiry(world.enterprise.user, factories.listing(
         factories.patent(world.uni.org), "listed")).id
     ctx["import_id"] = factories.import_job(world.uni.user, [{"app_number": None, "title": "x"}]).id
+    ctx["deal_id"] = factories.deal([factories.patent(world.uni.org).id], world.uni.org, world.enterprise.org).id
+    ctx["open_id"] = factories.open_license_listing(factories.patent(world.uni.org)).id
+    ctx["pledge_id"] = factories.pledge([factories.patent(world.uni.org)], world.uni.org).id
+    ctx["listed_patent_id"] = factories.db.session.get(Listing, ctx["listed_id"]).patent_id
     ctx["notification_id"] = factories.db.session.scalar(
         sa.select(Notification.id).where(Notification.user_id == world.uni.user.id))
     headers = {"other_university": world.other_uni.headers}.get(role) or world.by_role(role)
-    kwargs = {"headers": headers}
+    kwargs = {"headers": {**headers, **factories.deal_key()} if name in KEYED else headers}
     if body == "upload":
         kwargs["data"] = {"file": (io.BytesIO(b'{"app_number": null, "title": "x"}\n'), "x.jsonl")}
         kwargs["content_type"] = "multipart/form-data"
