@@ -9,10 +9,13 @@ Decimal or Email).
   and control characters are refused (newline and tab only in multiline texts); bidirectional
   controls are refused in single-line texts (names, titles), where they disguise what a reader sees.
 - Decimal: refuses NaN, infinities and more places than declared: never rounded silently.
+- Date: within 1900-01-01 .. 2199-12-31, so that adding a patent's term or a licence's months never
+  leaves the calendar (year 10000 is a ValueError, not a 422).
 """
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 import unicodedata
@@ -50,6 +53,16 @@ class Integer(ma.fields.Integer):
         if not self.minimum <= number <= self.maximum:
             raise self.make_error("range", min=self.minimum, max=self.maximum)
         return number
+
+
+DATE_MIN, DATE_MAX = datetime.date(1900, 1, 1), datetime.date(2199, 12, 31)
+
+
+class Date(ma.fields.Date):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not any(isinstance(v, validate.Range) for v in self.validators):
+            self.validators.insert(0, validate.Range(min=DATE_MIN, max=DATE_MAX))
 
 
 class Id(Integer):

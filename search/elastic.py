@@ -64,6 +64,7 @@ class ElasticBackend:
         self.pattern = f"{prefix}-listings-v*"
         self.analyzer = analyzer
         self.refresh = refresh
+        self._mapping_current = False
 
     # -- index management ---------------------------------------------------------------------
 
@@ -107,6 +108,12 @@ class ElasticBackend:
             if not self.client.indices.exists_alias(name=self.alias):
                 index = self._new_index()
                 self.client.indices.put_alias(index=index, name=self.alias)
+            elif not self._mapping_current:
+                # An index built by an older release lacks the fields added since (its mapping is strict):
+                # adding a field is allowed in place, so documents that carry it index at once, no reindex.
+                self.client.indices.put_mapping(index=self.alias,
+                                                properties=self._index_body()["mappings"]["properties"])
+            self._mapping_current = True
 
         self._call(create_if_missing)
 

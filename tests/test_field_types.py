@@ -1,14 +1,14 @@
 """Every schema reads input through the project's field types (app/fields.py), so that a new endpoint is
 born bounded: marshmallow's own Integer (any size, other scripts' digits), String (NUL, controls, blanks),
-Decimal (rounds silently), Email and Float (NaN) are refused here."""
+Decimal (rounds silently), Email, Float (NaN) and Date (year 9999 plus a term overflows) are refused here."""
 
 import marshmallow as ma
 
 import app.fields as ours
 from app.api import Schema
 
-PLAIN = (ma.fields.Integer, ma.fields.String, ma.fields.Decimal, ma.fields.Email, ma.fields.Float)
-OURS = (ours.Integer, ours.Text, ours.Decimal)
+PLAIN = (ma.fields.Integer, ma.fields.String, ma.fields.Decimal, ma.fields.Email, ma.fields.Float, ma.fields.Date)
+OURS = (ours.Integer, ours.Text, ours.Decimal, ours.Date)
 
 
 def all_schemas(base):
@@ -31,7 +31,7 @@ def plain_fields(schema_classes) -> list[str]:
         reads_input = not schema_class.__name__.endswith(("Out", "Page"))
         for name, field in fields_of(schema_class):
             if isinstance(field, PLAIN) and not isinstance(field, OURS):
-                if reads_input or not isinstance(field, ma.fields.Float):
+                if reads_input or not isinstance(field, ma.fields.Float | ma.fields.Date):
                     plain.append(f"{schema_class.__name__}.{name}")
     return plain
 

@@ -2,7 +2,7 @@ import marshmallow as ma
 from marshmallow import validate, validates_schema
 
 from app.api import Fen, PageArgs, Schema
-from app.fields import Id, Integer, Text
+from app.fields import Date, Id, Integer, Text
 from app.patents.schemas import OwnerOut
 
 from .rules import KINDS, PAYMENT_STATUSES, SOURCES, STATUSES
@@ -59,13 +59,13 @@ class DealIn(Schema):
     amount_fen = Fen(required=True, validate=validate.Range(min=0, max=10**14))
     amount_received_fen = Fen(validate=validate.Range(min=0, max=10**14))
     contract_number = Text(allow_none=True, validate=NUMBER)
-    signed_on = ma.fields.Date(required=True)
+    signed_on = Date(required=True)
     source = Text(required=True, validate=validate.OneOf(SOURCES))
     after_event = ma.fields.Boolean(metadata={"description": "拟成交: agreed after the event"})
     outlet_code = Text(allow_none=True, validate=validate.Length(max=40),
                        metadata={"description": "default: the listing's first outlet"})
-    license_starts_on = ma.fields.Date(allow_none=True, metadata={"description": "licences; default signed_on"})
-    license_ends_on = ma.fields.Date(allow_none=True)
+    license_starts_on = Date(allow_none=True, metadata={"description": "licences; default signed_on"})
+    license_ends_on = Date(allow_none=True)
     license_term_months = Integer(allow_none=True, validate=validate.Range(min=1, max=600))
     note = Text(multiline=True, allow_none=True, validate=validate.Length(max=5000))
 
@@ -74,7 +74,7 @@ class DealPatch(Schema):
     payment_status = Text(validate=validate.OneOf(PAYMENT_STATUSES))
     amount_received_fen = Fen(validate=validate.Range(min=0, max=10**14))
     registration_number = Text(allow_none=True, validate=NUMBER)
-    registered_on = ma.fields.Date(allow_none=True)
+    registered_on = Date(allow_none=True)
     contract_number = Text(allow_none=True, validate=NUMBER)
     note = Text(multiline=True, allow_none=True, validate=validate.Length(max=5000))
 
@@ -97,8 +97,8 @@ class DealQueryArgs(PageArgs):
     organization_id = Id(metadata={"description": "either party"})
     patent_id = Id()
     listing_id = Id()
-    signed_from = ma.fields.Date(data_key="from")
-    signed_to = ma.fields.Date(data_key="to")
+    signed_from = Date(data_key="from")
+    signed_to = Date(data_key="to")
     after_event = ma.fields.Boolean()
     filing_overdue = ma.fields.Boolean()
 

@@ -3,7 +3,7 @@ from marshmallow import post_dump, validate
 
 from app.api import Fen, PageArgs, Schema
 from app.auth.permissions import current_user
-from app.fields import Id, Integer, Text
+from app.fields import Date, Id, Integer, Text
 from app.indexing.routes import SearchItemOut
 from app.patents.models import LISTING_MODES
 
@@ -52,7 +52,7 @@ class _DemandFields(Schema):
                            validate=validate.Length(max=len(LISTING_MODES)))
     region = Text(allow_none=True, validate=validate.Length(max=100),
                               metadata={"description": "province or city, e.g. 浙江 or 湖州"})
-    deadline = ma.fields.Date(allow_none=True)
+    deadline = Date(allow_none=True)
 
 
 class DemandIn(_DemandFields):

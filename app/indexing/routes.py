@@ -4,7 +4,7 @@ from marshmallow import validate, validates_schema
 
 from app.api import Blueprint, Fen, Schema
 from app.auth.permissions import allow_anonymous, current_user
-from app.fields import Id, Integer, Text
+from app.fields import Date, Id, Integer, Text
 from app.patents.models import LEGAL_STATUSES, LISTING_MODES, LISTING_STATUSES, PATENT_TYPES
 from search.base import SORTS
 
@@ -30,7 +30,7 @@ class SearchArgs(Schema):
     price_min_fen = Fen(validate=validate.Range(min=0))
     price_max_fen = Fen(validate=validate.Range(min=0))
     negotiable = ma.fields.Boolean()
-    listed_since = ma.fields.Date()
+    listed_since = Date()
     sort = Text(load_default="relevance", validate=validate.OneOf(SORTS))
     page = Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
     size = Integer(load_default=20, validate=validate.Range(min=1, max=100))

@@ -2,7 +2,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.api import Fen, PageArgs, Schema
-from app.fields import Decimal, Id, Integer, Text
+from app.fields import Date, Decimal, Id, Integer, Text
 
 from .models import LEGAL_STATUSES, LISTING_MODES, LISTING_STATUSES, PATENT_TYPES, PAYMENT_METHODS
 
@@ -48,9 +48,9 @@ class _PatentFields(Schema):
     ipc_codes = ma.fields.List(Text(validate=validate.Length(max=32)),
                                validate=validate.Length(min=1, max=50))
     legal_status = Text(validate=validate.OneOf(LEGAL_STATUSES))
-    filing_date = ma.fields.Date(allow_none=True)
-    grant_date = ma.fields.Date(allow_none=True)
-    expires_on = ma.fields.Date(allow_none=True, metadata={"description": "override, e.g. term compensation"})
+    filing_date = Date(allow_none=True)
+    grant_date = Date(allow_none=True)
+    expires_on = Date(allow_none=True, metadata={"description": "override, e.g. term compensation"})
     inventors = ma.fields.List(Text(validate=validate.Length(min=1, max=100)),
                                validate=validate.Length(max=100))
     field = Text(allow_none=True, validate=validate.Length(max=40),

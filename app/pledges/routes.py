@@ -4,7 +4,7 @@ from marshmallow import validate, validates_schema
 
 from app.api import Blueprint, Fen, PageArgs, Schema, page_schema, paginate
 from app.auth.permissions import allow_anonymous, current_user, require_role
-from app.fields import Id, Text
+from app.fields import Date, Id, Text
 from app.patents.schemas import OwnerOut
 
 from . import services
@@ -50,9 +50,9 @@ class PledgeIn(Schema):
     pledgee_name = Text(required=True, validate=validate.Length(min=2, max=200))
     pledgee_organization_id = Id(allow_none=True)
     secured_amount_fen = Fen(required=True, validate=validate.Range(min=1, max=10**14))
-    starts_on = ma.fields.Date(required=True, metadata={"description": "the debt term"})
-    ends_on = ma.fields.Date(required=True)
-    registered_on = ma.fields.Date(allow_none=True, metadata={"description": "default: today"})
+    starts_on = Date(required=True, metadata={"description": "the debt term"})
+    ends_on = Date(required=True)
+    registered_on = Date(allow_none=True, metadata={"description": "default: today"})
     patent_ids = ma.fields.List(Id(), required=True, validate=validate.Length(min=1, max=200))
 
     @validates_schema
@@ -62,7 +62,7 @@ class PledgeIn(Schema):
 
 
 class ReleaseIn(Schema):
-    released_on = ma.fields.Date(allow_none=True, metadata={"description": "default: today"})
+    released_on = Date(allow_none=True, metadata={"description": "default: today"})
     reason = Text(multiline=True, allow_none=True, validate=validate.Length(max=2000))
 
 

@@ -130,6 +130,10 @@ def test_record_an_assignment_of_a_package(client, world, buyer):
      "license_ends_on", "license_term_invalid"),
     ({"kind": "exclusive_license", "license_term_months": 600}, "license_ends_on", "license_term_beyond_expiry"),
     ({"outlet_code": "nowhere"}, "outlet_code", "outlet_not_found"),
+    # Dates far out would overflow the calendar once a term is added: refused before any arithmetic.
+    ({"kind": "sole_license", "license_starts_on": "9999-06-01", "license_term_months": 600}, "license_starts_on",
+     "validation_error"),
+    ({"signed_on": "0001-01-01"}, "signed_on", "validation_error"),
     ({"amount_received_fen": 999_000_000_000}, "amount_received_fen", "received_above_amount"),
 ])
 def test_refusals_name_the_field(client, world, buyer, change, field, why):

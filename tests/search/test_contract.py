@@ -239,3 +239,22 @@ def test_match_reads_the_texts_not_the_owner_or_inventors(loaded):
     would otherwise make a candidate of each (and, at 100k listings, a query of 150 ms)."""
     assert loaded.match([("太湖", 1.0), ("农林", 1.0), ("王伟", 1.0)], None, 10) == []
     assert [d for d, _ in loaded.match([("太湖", 1.0), ("鱼塘", 1.0)], PUBLISHED, 10)] == [4]
+
+
+def test_an_index_of_an_older_release_gains_the_new_fields_in_place(osmem):
+    """A live index whose strict mapping predates a field (pledged) accepts documents with it once the engine
+    starts, without a reindex."""
+    from .documents import doc
+    from .osmem_transport import elastic_backend
+
+    backend = elastic_backend(osmem.url)
+    body = backend._index_body()
+    del body["mappings"]["properties"]["pledged"]
+    backend.client.indices.create(index=f"{backend.pattern[:-1]}1", **body)
+    backend.client.indices.put_alias(index=f"{backend.pattern[:-1]}1", name=backend.alias)
+    try:
+        fresh = elastic_backend(osmem.url, prefix=backend.alias.removesuffix("-listings"))
+        fresh.ensure_ready()
+        assert fresh.index([{**doc(1, "一种钠离子电池正极材料"), "pledged": True}]) == 1
+    finally:
+        backend.client.indices.delete(index=f"{backend.pattern[:-1]}1")
