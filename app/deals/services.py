@@ -161,6 +161,8 @@ def record_deal(actor: User, data: dict) -> Deal:
     listing = _listing_for(data, patent_ids)
     if kind == "open_license":
         _check_declared(listing, patents)
+        for patent in patents:
+            _check_not_licensed_yet(patent, buyer.id)
     for patent in patents:
         check_patent_for_deal(patent, kind, seller.id, buyer.id, ends)
     amount = data["amount_fen"]
@@ -198,6 +200,13 @@ def _check_declared(listing: Listing | None, patents: list[Patent]) -> None:
             raise Conflict("open_license_not_declared",
                            f"{patent.application_number} has no open-licence declaration on the shelf",
                            field="listing_id")
+
+
+def _check_not_licensed_yet(patent: Patent, buyer_id: int) -> None:
+    """One running open licence per licensee and patent: a second grant would be paid for twice."""
+    if unexpired_licences(patent.id, frozenset({"open_license"}), clock.today(), buyer_organization_id=buyer_id):
+        raise Conflict("already_licensed", f"the buyer already holds a running open licence of "
+                       f"{patent.application_number}", field="listing_id")
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -370,9 +379,7 @@ def accept_open_license(actor: User, listing_id: int) -> Deal:
         raise Conflict("open_license_not_available", "this listing is not an open-licence declaration on offer",
                        field="listing_id")
     buyer_id = actor.organization_id
-    if unexpired_licences(patent.id, frozenset({"open_license"}), clock.today(), buyer_organization_id=buyer_id):
-        raise Conflict("already_licensed", "your organisation already holds a running open licence of this patent",
-                       field="listing_id")
+    _check_not_licensed_yet(patent, buyer_id)
     today = clock.today()
     ends = rules.licence_end(today, listing.ol_term_months)
     check_patent_for_deal(patent, "open_license", patent.owner_organization_id, buyer_id, ends)

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import clock
 from app.api import ErrorSchema
 from app.auth.permissions import current_user
-from app.errors import BadRequest, Conflict
+from app.errors import BadRequest, Conflict, Unauthorized
 from app.extensions import db
 from app.jobs import Every, job
 
@@ -93,8 +93,10 @@ def idempotent(schema, status: int = 201):
     def decorator(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            key = _key_from_header()
             user = current_user()
+            if user is None:  # the role check below would say so too; no key is kept for nobody
+                raise Unauthorized("authentication_required", "this call needs a bearer token")
+            key = _key_from_header()
             fingerprint = _fingerprint()
             row, fresh = reserve(user.id, key, fingerprint)
             if not fresh:

@@ -43,6 +43,11 @@ def test_an_enterprise_takes_the_licence_at_once(client, world):
     # A second acceptance while the licence runs is refused.
     second = accept(client, world.enterprise, listing.id)
     assert second.status_code == 409 and reason(second) == "already_licensed"
+    # Staff recording the same grant by hand are refused too.
+    by_hand = client.post("/api/v1/deals", json=factories.deal_body(
+        [patent.id], world.uni.org, world.enterprise.org, kind="open_license", source="open_license",
+        listing_id=listing.id, license_term_months=12), headers={**world.staff.headers, **factories.deal_key()})
+    assert by_hand.status_code == 409 and reason(by_hand) == "already_licensed"
     other = factories.organization("苏州某企业", "enterprise")
     other_actor = factories.Actor(factories.user("enterprise", other), None, other)
     other_actor.token = factories.token_for(other_actor.user)
