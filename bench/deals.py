@@ -175,7 +175,8 @@ def main() -> None:
                "GUNICORN_CMD_ARGS": "--access-logfile=/dev/null --error-logfile=-"}
         server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
                                    "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "wsgi:app"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=(work / "gunicorn.log").open("wb"))
         try:
             _wait_for(port)
             report = measure(data, port, args, url)
