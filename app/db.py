@@ -75,6 +75,15 @@ def partial_unique_index(name: str, *columns: str, where: str) -> sa.Index:
     return sa.Index(name, *columns, unique=True, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
+def lock_row(session, model, row_id: int):
+    """The row of `model` with this id, re-read and locked to the end of the transaction (SELECT ... FOR
+    UPDATE OF its own table only, so the rows its joined relationships bring are not locked; on SQLite the
+    writer's BEGIN IMMEDIATE already serialises), or None. Every "read the rules, then write" of a row that
+    others may change at the same moment starts here."""
+    return session.scalars(sa.select(model).where(model.id == row_id).with_for_update(of=model)
+                           .execution_options(populate_existing=True)).one_or_none()
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app import clock
 from app.audit.services import record
 from app.auth.models import SYSTEM, Organization, User
+from app.db import lock_row
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.indexing.outbox import enqueue_patent
@@ -265,9 +266,7 @@ def deals_query(user: User, filters: dict) -> sa.Select:
 # -- changing -------------------------------------------------------------------------------------------
 
 def _lock_deal(deal_id: int, user: User) -> Deal:
-    deal = get_deal(user, deal_id)
-    return db.session.scalars(sa.select(Deal).where(Deal.id == deal.id).with_for_update(of=Deal)
-                              .execution_options(populate_existing=True)).one()
+    return lock_row(db.session, Deal, get_deal(user, deal_id).id)
 
 
 def update_deal(actor: User, deal_id: int, changes: dict) -> Deal:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from app import clock
 from app.audit.services import record
 from app.auth.models import User
+from app.db import lock_row
 from app.demands.models import Demand
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
@@ -154,8 +155,7 @@ def _sync_listing(actor: User, inquiry: Inquiry, status: str) -> None:
 def _lock_listing(listing_id: int) -> Listing:
     """The listing with its row locked to the end of the transaction: inquiries on one listing are written
     one at a time (its patent and owner are joined in, so only the listing's own row is locked)."""
-    return db.session.scalars(sa.select(Listing).where(Listing.id == listing_id)
-                              .with_for_update(of=Listing).execution_options(populate_existing=True)).one()
+    return lock_row(db.session, Listing, listing_id)
 
 
 def close_inquiries_on_listings(actor, listing_ids: list[int], reason: str) -> int:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from app import events
 from app.audit.services import record
 from app.auth.models import Organization, User
+from app.db import lock_row
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.indexing.outbox import enqueue_patent
@@ -168,8 +169,7 @@ def lock_patent(patent_id: int) -> Patent | None:
     """Load the patent with a row lock held to the end of the transaction: every rule that reads the
     patent's other offers, licences or pledges before writing takes this first, so two racing writers
     of one patent run one after the other (SQLite: the writer's BEGIN IMMEDIATE already serialises)."""
-    return db.session.scalars(sa.select(Patent).where(Patent.id == patent_id).with_for_update(of=Patent)
-                              .execution_options(populate_existing=True)).one_or_none()
+    return lock_row(db.session, Patent, patent_id)
 
 
 def get_patent_to_edit(patent_id: int, user: User | None, *, lock: bool = False) -> Patent:

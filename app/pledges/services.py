@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app import clock
 from app.audit.services import record
 from app.auth.models import Organization, User
+from app.db import lock_row
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.indexing.outbox import enqueue_patent
@@ -119,9 +120,7 @@ def get_pledge(pledge_id: int) -> Pledge:
 
 
 def _lock_pledge(pledge_id: int) -> Pledge:
-    get_pledge(pledge_id)
-    return db.session.scalars(sa.select(Pledge).where(Pledge.id == pledge_id).with_for_update(of=Pledge)
-                              .execution_options(populate_existing=True)).one()
+    return lock_row(db.session, Pledge, get_pledge(pledge_id).id)
 
 
 def release_pledge(actor: User, pledge_id: int, data: dict) -> Pledge:
