@@ -158,6 +158,20 @@ def wrap_views_in_transactions(app: Flask) -> None:
     transaction wrote run after its commit (eager kinds here, the rest in the worker)."""
     from app import jobs
 
+    def declare_intent():
+        # First of all the request's hooks: authentication (guards) reads the database before the view runs,
+        # and on SQLite the transaction it opens must be a reader's (BEGIN), not a writer's (BEGIN IMMEDIATE,
+        # which would queue every GET behind every write).
+        request.environ["app.write_intent"] = WRITE_INTENT.set(request.method not in READ_METHODS)
+
+    def end_intent(_exc=None):
+        intent = request.environ.pop("app.write_intent", None)
+        if intent is not None:
+            WRITE_INTENT.reset(intent)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, declare_intent)
+    app.teardown_request(end_intent)
+
     def transactional(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
