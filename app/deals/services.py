@@ -147,7 +147,9 @@ def record_deal(actor: User, data: dict) -> Deal:
     patent_ids = list(dict.fromkeys(data.get("patent_ids") or []))
     if not patent_ids and data.get("listing_id") is not None:
         listing = db.session.get(Listing, data["listing_id"])
-        patent_ids = [listing.patent_id] if listing is not None else []
+        if listing is None:
+            raise Invalid("listing_not_found", f"no listing {data['listing_id']}", field="listing_id")
+        patent_ids = [listing.patent_id]
     if not patent_ids:
         raise Invalid("patents_required", "name the patents (patent_ids) or the listing", field="patent_ids")
     seller = _organization(data["seller_organization_id"], "seller_organization_id")
