@@ -127,7 +127,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.audit.routes import blp as audit_blp
-    from app.auth.routes import auth_blp, orgs_blp, users_blp
+    from app.auth.routes import auth_blp, invitations_blp, orgs_blp, users_blp
     from app.deals.routes import blp as deals_blp
     from app.demands.routes import blp as demands_blp
     from app.health import blp as health_blp
@@ -139,9 +139,9 @@ def register_blueprints(app: Flask) -> None:
     from app.patents.routes import listings_blp, patents_blp
     from app.pledges.routes import blp as pledges_blp
 
-    for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, outlets_blp, patents_blp, listings_blp,
-                      imports_blp, search_blp, demands_blp, inquiries_blp, deals_blp, pledges_blp, notifications_blp,
-                      audit_blp):
+    for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, invitations_blp, outlets_blp, patents_blp,
+                      listings_blp, imports_blp, search_blp, demands_blp, inquiries_blp, deals_blp, pledges_blp,
+                      notifications_blp, audit_blp):
         api.register_blueprint(blueprint)
 
 

@@ -57,6 +57,58 @@ def register(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Admin {user.email} created (id {user.id}).")
 
+    @users.command("list")
+    @click.option("--role", type=click.Choice(["university", "enterprise", "staff", "admin"]))
+    @click.option("--inactive", is_flag=True, help="Only deactivated accounts.")
+    def list_users(role: str | None, inactive: bool) -> None:
+        """Every user: id, e-mail, role, organisation, active."""
+        from app.auth.administration import users_query
+
+        filters = {"role": role, "is_active": False if inactive else None}
+        for user in db.session.scalars(users_query(filters)):
+            org = user.organization.name if user.organization else ""
+            click.echo(f"{user.id:>6}  {user.email:<32} {user.role:<11} {'active' if user.is_active else 'inactive':<9}"
+                       f"{org}")
+
+    def _operator_user(email: str):
+        from app.auth.services import get_user_by_email
+
+        user = get_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        return user
+
+    @users.command("deactivate")
+    @click.argument("email")
+    def deactivate_user(email: str) -> None:
+        """Deactivate an account: its sessions end at once and it can no longer sign in."""
+        from app.auth.administration import update_user
+        from app.auth.models import SYSTEM
+        from app.errors import DomainError
+
+        try:
+            update_user(SYSTEM, _operator_user(email).id, {"is_active": False})
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        db.session.commit()
+        click.echo(f"{email} is deactivated; its sessions have ended.")
+
+    @users.command("reset-code")
+    @click.argument("email")
+    def reset_code(email: str) -> None:
+        """Issue a one-time password reset code (valid 24 hours) to hand to the user."""
+        from app.auth.administration import issue_reset_code
+        from app.auth.models import SYSTEM
+        from app.errors import DomainError
+
+        try:
+            code, row = issue_reset_code(SYSTEM, _operator_user(email).id)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        db.session.commit()
+        click.echo(f"Reset code for {email}: {code} (valid until {row.expires_at:%Y-%m-%d %H:%M} UTC; "
+                   "POST /api/v1/auth/reset with it)")
+
     @patents.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--owner", required=True, help="The owner organisation: its id or its exact name.")

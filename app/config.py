@@ -55,6 +55,8 @@ class Config:
     # Forked processes that read and prepare batches while `flask search reindex` writes (0: in-process).
     SEARCH_REINDEX_PROCESSES = _int("SEARCH_REINDEX_PROCESSES", 1)
     TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 12 * 3600)
+    # A session's "last used" is recorded at most this often (seconds; 0: never).
+    TOKEN_TOUCH_SECONDS = _int("TOKEN_TOUCH_SECONDS", 60)
     # argon2id parameters; the defaults follow RFC 9106's second recommendation.
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST_KIB = _int("ARGON2_MEMORY_COST_KIB", 65536)
@@ -90,6 +92,9 @@ class Config:
 
 class TestingConfig(Config):
     TESTING = True
+    # The suite's requests share one transaction, which a second connection's write would wait for;
+    # tests/concurrency (requests that really commit) turn it on.
+    TOKEN_TOUCH_SECONDS = 0
     # Cheap hashing keeps the suite fast; production keeps the defaults above.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 1024

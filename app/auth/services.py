@@ -40,21 +40,21 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def check_password_policy(password: str, email: str | None = None) -> None:
+def check_password_policy(password: str, email: str | None = None, field: str = "password") -> None:
     """At least MIN_PASSWORD_LENGTH characters of which not all are spaces, not one character repeated, not a
     common password (also with a year or a few digits added), not the e-mail's name."""
     if not password.strip():
-        raise Invalid("weak_password", "the password is blank", field="password")
+        raise Invalid("weak_password", "the password is blank", field=field)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid("weak_password", f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
-                      field="password")
+                      field=field)
     lowered = password.lower()
     bare = lowered.rstrip("0123456789!.@#")
     local = normalise_email(email).partition("@")[0] if email else ""
     if (len(set(lowered)) <= 2 or lowered in common_passwords() or (bare and bare in common_passwords())
             or (len(local) >= 4 and local in lowered)):
         raise Invalid("weak_password", "the password is too easy to guess (a common password, a repeated "
-                      "character or your e-mail's name)", field="password")
+                      "character or your e-mail's name)", field=field)
 
 
 def normalise_email(email: str) -> str:
@@ -127,7 +127,7 @@ def create_user(actor: User | None, email: str, password: str, role: str,
 _DUMMY_HASH: str | None = None
 
 
-def login(email: str, password: str) -> tuple[str, int]:
+def login(email: str, password: str, user_agent: str | None = None) -> tuple[str, int]:
     """Return (token, lifetime in seconds). The same answer for an unknown email and a wrong password."""
     global _DUMMY_HASH
     user = get_user_by_email(email)
@@ -149,8 +149,9 @@ def login(email: str, password: str) -> tuple[str, int]:
         user.password_hash = hasher.hash(password)
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
     token = secrets.token_urlsafe(32)
-    db.session.add(AuthToken(token_hash=hash_token(token), user_id=user.id,
-                             expires_at=clock.now() + timedelta(seconds=ttl)))
+    now = clock.now()
+    db.session.add(AuthToken(token_hash=hash_token(token), user_id=user.id, created_at=now, last_used_at=now,
+                             user_agent=user_agent, expires_at=now + timedelta(seconds=ttl)))
     db.session.flush()
     return token, ttl
 

@@ -26,8 +26,9 @@ def test_enterprise_signs_up_logs_in_and_out(client, session):
     assert token["token_type"] == "Bearer" and token["expires_in"] > 0
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     me = client.get("/api/v1/auth/me", headers=headers).get_json()
+    assert me.pop("created_at")
     assert me == {"id": stored.id, "email": "boss@company.cn", "role": "enterprise",
-                  "organization_id": body["organization"]["id"]}
+                  "organization_id": body["organization"]["id"], "is_active": True}
 
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
     revoked = client.get("/api/v1/auth/me", headers=headers)

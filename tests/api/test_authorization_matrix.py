@@ -6,6 +6,8 @@ import itertools
 import pytest
 import sqlalchemy as sa
 
+from app.auth import administration
+from app.auth.models import SYSTEM, AuthToken
 from app.notifications.models import Notification
 from app.patents.models import Listing
 
@@ -124,6 +126,29 @@ MATRIX = {
     "consent to pledged action": ("POST", "/api/v1/pledges/{pledge_id}/consents", {"action": "license"},
                                   expect(401, 403, 403, 201)),
     "patent pledges": ("GET", "/api/v1/patents/{listed_patent_id}/pledges", None, expect(200, 200, 200, 200)),
+    "change password": ("POST", "/api/v1/auth/password",
+                        {"current_password": factories.PASSWORD, "new_password": "a-brand-new-secret-7"},
+                        expect(401, 204, 204, 204)),
+    "list own sessions": ("GET", "/api/v1/auth/tokens", None, expect(401, 200, 200, 200)),
+    "end a session": ("DELETE", "/api/v1/auth/tokens/{uni_token_id}", None,
+                      expect(401, 204, 404, 404, other_university=404)),
+    "list users": ("GET", "/api/v1/users", None, expect(401, 403, 403, 200)),
+    "read user": ("GET", "/api/v1/users/{ent_user_id}", None, expect(401, 403, 403, 200)),
+    "deactivate user": ("PATCH", "/api/v1/users/{ent_user_id}", {"is_active": False}, expect(401, 403, 403, 200)),
+    "change role": ("PATCH", "/api/v1/users/{staff_user_id}", {"role": "admin"}, expect(401, 403, 403, 403, admin=200)),
+    "issue reset code": ("POST", "/api/v1/users/{ent_user_id}/reset-code", None, expect(401, 403, 403, 201)),
+    "reset password": ("POST", "/api/v1/auth/reset",
+                       lambda ctx: {"email": ctx["reset_email"], "code": ctx["reset_code"],
+                                    "new_password": "a-brand-new-secret-7"},
+                       expect(204, 204, 204, 204)),
+    # Members of the organisation and staff invite; another organisation's member sees nothing there.
+    "invite colleague": ("POST", "/api/v1/organizations/{uni_org_id}/invitations", {},
+                         expect(401, 201, 404, 201, other_university=404)),
+    "organisation invitations": ("GET", "/api/v1/organizations/{uni_org_id}/invitations", None,
+                                 expect(401, 200, 404, 200, other_university=404)),
+    "all invitations": ("GET", "/api/v1/invitations", None, expect(401, 403, 403, 200)),
+    "revoke invitation": ("DELETE", "/api/v1/invitations/{invitation_id}", None,
+                          expect(401, 204, 404, 204, other_university=404)),
 }
 # Calls that need an Idempotency-Key header.
 KEYED = {"record deal", "accept open licence"}
@@ -144,6 +169,13 @@ def test_authorization_matrix(client, world, name, role):
     ctx["inquiry_id"] = factories.inquiry(world.enterprise.user, factories.listing(
         factories.patent(world.uni.org), "listed")).id
     ctx["import_id"] = factories.import_job(world.uni.user, [{"app_number": None, "title": "x"}]).id
+    ctx["uni_token_id"] = factories.db.session.scalar(sa.select(AuthToken.id).where(
+        AuthToken.user_id == world.uni.user.id))
+    ctx["ent_user_id"], ctx["staff_user_id"] = world.enterprise.user.id, world.staff.user.id
+    reset_user = factories.user("university", world.uni.org)
+    ctx["reset_email"], ctx["reset_code"] = reset_user.email, administration.issue_reset_code(
+        SYSTEM, reset_user.id)[0]
+    ctx["invitation_id"] = administration.create_invitation(SYSTEM, world.uni.org.id)[1].id
     ctx["deal_id"] = factories.deal([factories.patent(world.uni.org).id], world.uni.org, world.enterprise.org).id
     ctx["open_id"] = factories.open_license_listing(factories.patent(world.uni.org)).id
     ctx["pledge_id"] = factories.pledge([factories.patent(world.uni.org)], world.uni.org).id

@@ -71,6 +71,6 @@ def race(app, count: int, method: str, path: str, headers: dict, body=None) -> l
         with app.test_client() as client:
             response = client.open(path, method=method, headers=headers,
                                    json=body(i) if body is not None else None)
-            return response.status_code, (response.get_json() or {}).get("reason")
+            return response.status_code, (response.get_json(silent=True) or {}).get("reason")
 
     return concurrently(count, call)
