@@ -44,7 +44,8 @@ def test_one_invitation_one_colleague(live, live_world):
     code, _ = administration.create_invitation(SYSTEM, live_world.uni.org.id)
     db.session.commit()
     results = race(live, N, "POST", "/api/v1/auth/register", {},
-                   lambda i: {"email": f"racer{i}@hdlg.edu.cn", "password": "joining-secret-42", "invitation_code": code})
+                   lambda i: {"email": f"racer{i}@hdlg.edu.cn", "password": "joining-secret-42",
+                              "invitation_code": code})
     assert sorted(status for status, _ in results) == [201] + [422] * (N - 1), results
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.email.like("racer%"))) == 1
 
