@@ -123,7 +123,8 @@ class Email(Text, ma.fields.Email):
     """An e-mail address, normalised like other text and compared in lower case."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).lower()
+        address = super()._deserialize(value, attr, data, **kwargs)
+        return address.lower() if address is not None else None  # blank, where None is allowed
 
 
 class Decimal(ma.fields.Decimal):
