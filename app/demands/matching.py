@@ -360,9 +360,23 @@ def combine(text: float, fit: float) -> float:
     return round(max(0.0, min(1.0, text * (1.0 - STRUCTURED_BAND + STRUCTURED_BAND * fit))), 4)
 
 
-def matched_terms(query_weights: dict[str, float], candidate: CandidateText, limit: int = 8) -> list[str]:
+# Function words (虚词) and the like: a model may give one weight (和 is rare in some catalogues), but as a
+# reason shown to an enterprise it says nothing about the fit.
+FUNCTION_WORDS = frozenset("""
+的 地 得 了 着 过 和 与 及 或 并 而 且 但 也 都 又 还 就 才 只 再 很 更 最 太 是 为 被 把 给 让 从 向 往 在 于 以 之
+其 此 该 这 那 哪 些 个 各 每 某 本 其他 其它 以及 或者 并且 而且 但是 因为 所以 如果 虽然 由于 对于 关于 通过 根据 按照
+等 等等 中 上 下 内 外 前 后 里 间 时 对 将 已 已经 正在 不 没 没有 无 非 有 可 能 会 要 用 使 由 至 到 及其 所 我 你
+他 她 它 们 我们 你们 他们 它们 自己 什么 怎么 如何 一 二 两 多 少 大 小 新 好
+""".split())
+
+
+def matched_terms(query_weights: dict[str, float], candidate: CandidateText, limit: int = 8,
+                  skip: frozenset[str] = frozenset()) -> list[str]:
+    """The demand's words found in the candidate, strongest first, as reasons: never function words or
+    `skip` (a demand's boilerplate), never a sub-word of a word already reported."""
     present = set(candidate.title_words) | set(candidate.body_words)
-    found = [w for w in sorted(query_weights, key=lambda w: -query_weights[w]) if w in present]
+    found = [w for w in sorted(query_weights, key=lambda w: -query_weights[w])
+             if w in present and w not in FUNCTION_WORDS and w not in skip]
     # A sub-word of a word already reported adds nothing (鱼塘 after 不规则鱼塘).
     out: list[str] = []
     for word in found:

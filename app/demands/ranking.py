@@ -24,7 +24,7 @@ from search import SearchUnavailable
 from . import matching
 from .analysis import Analysis, analyse, doc_body
 from .model import TextModel
-from .text import Doc, bigrams, candidate_text
+from .text import DEMAND_BOILERPLATE, Doc, bigrams, candidate_text
 
 ENGINE_CANDIDATES = 50
 ENGINE_BIGRAMS = 16
@@ -141,8 +141,10 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
     out.sort(key=lambda item: (-item[0], item[2]["id"]))
     for i, (_, reasons, _, candidate) in enumerate(out):
         explained = explain is None or i < explain
-        reasons["matched_terms"] = matching.matched_terms(analysis.weights, candidate) if explained else []
-        reasons["related_terms"] = matching.matched_terms(analysis.related, candidate, limit=5) if explained else []
+        quiet = DEMAND_BOILERPLATE
+        reasons["matched_terms"] = matching.matched_terms(analysis.weights, candidate, skip=quiet) if explained else []
+        reasons["related_terms"] = (matching.matched_terms(analysis.related, candidate, limit=5, skip=quiet)
+                                    if explained else [])
     return [item[:3] for item in out]
 
 

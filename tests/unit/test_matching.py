@@ -179,3 +179,9 @@ def test_fit_listwise_learns_what_ranks_within_a_query_and_never_a_negative_weig
 def test_matched_terms_are_reported_strongest_first_without_sub_words():
     cand = candidate("不规则鱼塘 投饵", "鱼塘 饲料")
     assert m.matched_terms({"鱼塘": 2.0, "不规则鱼塘": 3.0, "饲料": 1.0, "电池": 5.0}, cand) == ["不规则鱼塘", "饲料"]
+
+
+def test_reasons_never_show_function_words_or_boilerplate():
+    cand = m.CandidateText(["饲料", "和", "投喂", "的", "方法"], ["鱼塘", "技术"], [], None)
+    weights = {"和": 9.0, "的": 8.0, "饲料": 2.0, "技术": 5.0, "鱼塘": 1.0}
+    assert m.matched_terms(weights, cand, skip=frozenset({"技术", "方法"})) == ["饲料", "鱼塘"]
