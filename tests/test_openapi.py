@@ -59,7 +59,10 @@ def test_contract_paths_are_present(spec):
                  "/api/v1/deals/{deal_id}/cancel", "/api/v1/listings/{listing_id}/open-license/accept",
                  "/api/v1/listings/{listing_id}/open-license/withdraw", "/api/v1/pledges",
                  "/api/v1/pledges/{pledge_id}/release", "/api/v1/pledges/{pledge_id}/consents",
-                 "/api/v1/patents/{patent_id}/pledges", "/healthz", "/readyz"):
+                 "/api/v1/patents/{patent_id}/pledges", "/api/v1/auth/password", "/api/v1/auth/tokens",
+                 "/api/v1/auth/tokens/{token_id}", "/api/v1/auth/reset", "/api/v1/users/{user_id}",
+                 "/api/v1/users/{user_id}/reset-code", "/api/v1/organizations/{org_id}/invitations",
+                 "/api/v1/invitations", "/api/v1/invitations/{invitation_id}", "/healthz", "/readyz"):
         assert path in spec["paths"], path
 
 
