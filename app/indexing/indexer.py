@@ -45,7 +45,7 @@ def drain_lock(wait_seconds: float = 0.0) -> Iterator[bool]:
             time.sleep(0.05)
         yield bool(got)  # released by the commit or rollback that ends the drain's transaction
         return
-    path = Path(current_app.instance_path) / "search-drain.lock"
+    path = _drain_lock_path()
     with path.open("a+") as handle:
         while True:
             try:
@@ -61,6 +61,15 @@ def drain_lock(wait_seconds: float = 0.0) -> Iterator[bool]:
         finally:
             if got:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _drain_lock_path() -> Path:
+    """Beside the SQLite database whose outbox it guards: one drainer per database, and two apps on
+    different databases (test runs side by side, say) never wait for each other's drainer."""
+    database = db.engine.url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return Path(database).with_name(Path(database).name + ".drain.lock")
+    return Path(current_app.instance_path) / "search-drain.lock"
 
 
 def drain(batch: int = 500, max_batches: int | None = None, wait_seconds: float = 0.0) -> int:

@@ -71,3 +71,23 @@ def test_engine_outage_and_recovery(app, client, world, session, own_server):
         assert client.get("/readyz").get_json()["status"] == "ready"
     finally:
         app.extensions["search_backend"] = original
+
+
+def test_the_drain_lock_belongs_to_the_database(app, tmp_path):
+    """One drainer per database: two apps on different databases (two test runs, two deployments on one
+    host) never wait for each other's drainer; on the same database they take turns."""
+    from app import create_app
+    from app.extensions import db
+    from app.indexing.indexer import drain_lock
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL drainers take an advisory lock in their own database")
+    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.db'}",
+                        "SEARCH_PATH": str(tmp_path / "other-search.sqlite3"), "MATCHING_MODEL_DIR": None})
+    with app.app_context(), drain_lock() as here:
+        assert here
+        with app.app_context(), drain_lock() as same_database:
+            assert not same_database
+        with other.app_context(), drain_lock() as elsewhere:
+            assert elsewhere
