@@ -36,6 +36,18 @@ def test_seed_demo_makes_a_working_supermarket(app, session):
     assert any(deal.filing_overdue for deal in deals) and any(deal.after_event for deal in deals)
     assert session.scalar(sa.select(sa.func.count()).select_from(Pledge)) == 1
     assert session.scalar(sa.select(sa.func.count()).select_from(Patent).where(Patent.pledged.is_(True))) == 1
+    # The demo demands, in enterprises' words, find the kind of patent each was written for (here without a
+    # trained model: the engine's candidates and the demand's own words).
+    from app import jobs
+    from app.demands import matcher
+    from app.demands.models import Demand
+    from app.demo.generator import DEMO_DEMANDS
+
+    jobs.run_due()
+    for _org, title, _text, product, _budget in DEMO_DEMANDS:
+        demand = session.scalar(sa.select(Demand).where(Demand.title == title))
+        top = [item["listing"]["title"] for item in matcher.matches_for_demand(demand, 3)["items"]]
+        assert any(product in listing_title for listing_title in top), (title, top)
     again = runner.invoke(args=["seed", "demo", "--if-empty"])
     assert again.exit_code == 0 and "skipped" in again.output
     assert runner.invoke(args=["seed", "demo"]).exit_code != 0

@@ -21,7 +21,7 @@ from app.patents import services as patents
 from app.patents.listings import move
 from app.pledges import services as pledges
 
-from .generator import generate_patent
+from .generator import DEMO_DEMANDS, generate_patent
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -98,7 +98,7 @@ def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
     created = []
     for index in range(patent_count):
         data = generate_patent(index, seed)
-        data.pop("_theme")
+        data.pop("_theme"), data.pop("_product")
         data["owner_organization_id"] = owners[index % len(owners)].id
         created.append(patents.create_patent(SYSTEM, data))
 
@@ -129,9 +129,11 @@ def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
     enterprises = [org for org in orgs.values() if org.kind == "enterprise"]
     deal_count = _seed_deals(rng, listings_by_state, enterprises)
     pledge_count = _seed_pledge(listings_by_state, orgs["长三角示范银行（演示）"], enterprises)
+    demand_count = _seed_demands(orgs)
     db.session.flush()
     return {"outlets": len(outlet_rows), "organizations": len(orgs), "users": len(USERS),
-            "patents": len(created), "listings": listed_count, "deals": deal_count, "pledges": pledge_count}
+            "patents": len(created), "listings": listed_count, "deals": deal_count, "pledges": pledge_count,
+            "demands": demand_count}
 
 
 def _seed_deals(rng: random.Random, by_state: dict, enterprises: list) -> int:
@@ -180,6 +182,18 @@ def _seed_deals(rng: random.Random, by_state: dict, enterprises: list) -> int:
                 "source": "open_license", "license_term_months": listing.ol_term_months})
             count += 1
     return count
+
+
+def _seed_demands(orgs: dict) -> int:
+    """Open demands in enterprises' words, each aimed at a kind of patent the generator writes."""
+    from app.demands import services as demands
+
+    for org_name, title, description, _product, budget in DEMO_DEMANDS:
+        data = {"title": title, "description": description, "organization_id": orgs[org_name].id}
+        if budget is not None:
+            data["budget_max_fen"] = budget
+        demands.create_demand(SYSTEM, data)
+    return len(DEMO_DEMANDS)
 
 
 def _seed_pledge(by_state: dict, bank, enterprises: list) -> int:
