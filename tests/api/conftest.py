@@ -1,5 +1,6 @@
 import pytest
 
+from app.extensions import limiter
 from search.embedded import EmbeddedBackend
 
 ENGINES = ("embedded", "elasticsearch")
@@ -19,3 +20,17 @@ def engine(request, app, tmp_path):
     app.extensions["search_backend"] = backend
     yield backend
     app.extensions["search_backend"] = original
+
+
+@pytest.fixture
+def limits_on(app):
+    """The production abuse limits, and a fresh count (the suite runs with the limits out of its way)."""
+    from app.config import Config
+
+    keys = ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "PASSWORD_RATE_LIMIT", "LOGIN_FAILURES_BEFORE_SLOWDOWN")
+    saved = {key: app.config[key] for key in keys}
+    app.config.update({key: getattr(Config, key) for key in keys})
+    limiter.reset()
+    yield app.config
+    app.config.update(saved)
+    limiter.reset()

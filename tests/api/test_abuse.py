@@ -3,25 +3,7 @@ attacker cannot turn into a lockout of the real owner."""
 
 from __future__ import annotations
 
-import pytest
-
-from app.extensions import limiter
-
 from .. import factories
-
-
-@pytest.fixture
-def limits_on(app):
-    """The production defaults, and a fresh count (the suite runs with the limits out of its way)."""
-    from app.config import Config
-
-    keys = ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "LOGIN_FAILURES_BEFORE_SLOWDOWN")
-    saved = {key: app.config[key] for key in keys}
-    app.config.update({key: getattr(Config, key) for key in keys})
-    limiter.reset()
-    yield app.config
-    app.config.update(saved)
-    limiter.reset()
 
 
 def login(client, email, password, address="198.51.100.7"):

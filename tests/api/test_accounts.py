@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from app import clock
 from app.audit.models import AuditLog
 from app.auth.models import User
-from app.config import Config
 from app.extensions import limiter
 
 from .. import factories
@@ -207,17 +205,6 @@ def test_reset_codes_that_do_not_work(client, world):
     client.patch(f"/api/v1/users/{user.id}", json={"is_active": False}, headers=world.staff.headers)
     inactive = client.post(f"/api/v1/users/{user.id}/reset-code", headers=world.staff.headers)
     assert inactive.status_code == 409 and reason(inactive) == "user_inactive"
-
-
-@pytest.fixture
-def limits_on(app):
-    keys = ("PASSWORD_RATE_LIMIT", "LOGIN_FAILURES_BEFORE_SLOWDOWN")
-    saved = {key: app.config[key] for key in keys}
-    app.config.update({key: getattr(Config, key) for key in keys})
-    limiter.reset()
-    yield app.config
-    app.config.update(saved)
-    limiter.reset()
 
 
 def test_resets_and_password_changes_are_throttled_like_login(client, world, limits_on):
