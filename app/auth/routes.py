@@ -144,10 +144,7 @@ class Tokens(MethodView):
     @require_role()
     def get(self, args):
         """Your sessions (never the tokens themselves)."""
-        page = paginate(sessions.active_tokens_query(current_user()), args["page"], args["page_size"])
-        current = current_token()
-        page["items"] = [sessions.describe(token, current) for token in page["items"]]
-        return page
+        return sessions.sessions_page(current_user(), current_token(), args["page"], args["page_size"])
 
 
 @auth_blp.route("/tokens/<int:token_id>")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from app import clock
+from app.api import paginate
 from app.audit.services import record
 from app.errors import NotFound
 from app.extensions import db
@@ -24,10 +25,13 @@ def active_tokens_query(user: User) -> sa.Select:
             .order_by(AuthToken.created_at.desc(), AuthToken.id.desc()))
 
 
-def describe(token: AuthToken, current: AuthToken | None) -> dict:
-    return {"id": token.id, "created_at": token.created_at, "last_used_at": token.last_used_at,
-            "expires_at": token.expires_at, "user_agent": token.user_agent,
-            "current": current is not None and token.id == current.id}
+def sessions_page(user: User, current: AuthToken | None, page: int, page_size: int) -> dict:
+    """A page of the user's live sessions, the one in use marked `current` (never a token itself)."""
+    listing = paginate(active_tokens_query(user), page, page_size)
+    listing["items"] = [{"id": token.id, "created_at": token.created_at, "last_used_at": token.last_used_at,
+                         "expires_at": token.expires_at, "user_agent": token.user_agent,
+                         "current": current is not None and token.id == current.id} for token in listing["items"]]
+    return listing
 
 
 def revoke_token(actor: User, token_id: int) -> None:
