@@ -30,6 +30,15 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class PatchSchema(Schema):
+    """A PATCH body: it must change something (an empty object is a 422, not a silent no-op)."""
+
+    @ma.validates_schema
+    def _changes_something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("nothing to change", "_schema")
+
+
 class Fen(Integer):
     """Money in integer fen (分): a JSON integer or a string of ASCII digits within BIGINT (money columns are
     BIGINT); 12.5 (or 12.0) is refused, never rounded."""

@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate, validates_schema
 
-from app.api import PageArgs, Schema
+from app.api import PageArgs, PatchSchema, Schema
 from app.fields import Email, Id, Integer, Password, Text
 
 from .models import ORGANIZATION_KINDS, ROLES
@@ -46,14 +46,9 @@ class UserOut(Schema):
     created_at = ma.fields.DateTime()
 
 
-class UserPatch(Schema):
+class UserPatch(PatchSchema):
     role = Text(validate=validate.OneOf(ROLES), metadata={"description": "admin only"})
     is_active = ma.fields.Boolean(metadata={"description": "false: the account is deactivated, its sessions end"})
-
-    @validates_schema
-    def _not_empty(self, data, **kwargs):
-        if not data:
-            raise ma.ValidationError("nothing to change", "_schema")
 
 
 class UserQueryArgs(PageArgs):

@@ -16,7 +16,7 @@ from . import rules
 from .models import Deal, DealPatent
 
 
-def unexpired_licences(patent_id: int, kinds: frozenset[str], on: date, *, exclude_deal_id: int | None = None,
+def unexpired_licences(patent_id: int, kinds: frozenset[str], on: date, *,
                        buyer_organization_id: int | None = None) -> list[Deal]:
     """Licences of `kinds` on the patent that are not cancelled and have not ended by `on` (a licence
     recorded to start later binds from its recording)."""
@@ -24,8 +24,6 @@ def unexpired_licences(patent_id: int, kinds: frozenset[str], on: date, *, exclu
             .where(DealPatent.patent_id == patent_id, Deal.kind.in_(kinds), Deal.status != "cancelled",
                    Deal.license_ends_on >= on)
             .order_by(Deal.license_ends_on.desc()))
-    if exclude_deal_id is not None:
-        stmt = stmt.where(Deal.id != exclude_deal_id)
     if buyer_organization_id is not None:
         stmt = stmt.where(Deal.buyer_organization_id == buyer_organization_id)
     return list(db.session.scalars(stmt))
@@ -33,10 +31,8 @@ def unexpired_licences(patent_id: int, kinds: frozenset[str], on: date, *, exclu
 
 @encumbrance_check
 def refuse_under_exclusive_licence(patent: Patent, action: str, counterparty_organization_id: int | None) -> None:
-    """While an exclusive or sole licence runs (rules.licence_blocks), nothing else is done with the patent:
-    no assignment, equity deal, further licence or open-licence declaration (domain.md, Deals)."""
-    blocking = [deal for deal in unexpired_licences(patent.id, rules.EXCLUSIVE_KINDS, clock.today())
-                if rules.licence_blocks(deal.kind)]
+    """While an exclusive or sole licence runs, nothing else is done with the patent (rules.EXCLUSIVE_KINDS)."""
+    blocking = unexpired_licences(patent.id, rules.EXCLUSIVE_KINDS, clock.today())
     if blocking:
         deal = blocking[0]
         raise Conflict("exclusive_license_running",

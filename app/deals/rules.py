@@ -13,30 +13,16 @@ PAYMENT_STATUSES = ("unpaid", "partial", "paid")
 # 作价入股 puts the patent into the company's capital: ownership moves as in an assignment.
 OWNERSHIP_KINDS = frozenset({"assignment", "equity"})
 LICENSE_KINDS = frozenset({"exclusive_license", "sole_license", "nonexclusive_license", "open_license"})
+# While one of these runs, nothing else is done with the patent: an exclusive licence (独占) leaves nobody,
+# not even the patentee, the right to work or license it; a sole licence (排他) leaves the patentee its own
+# use only. So no further licence of any kind, open-licence declaration or assignment until it ends. A
+# non-exclusive licence rules out nothing.
 EXCLUSIVE_KINDS = frozenset({"exclusive_license", "sole_license"})
 # 实施许可合同备案: within three months of the contract taking effect.
 FILING_MONTHS = 3
 
 # status -> the statuses an action may move it from
 TRANSITIONS = {"complete": ("recorded", "completed"), "cancel": ("recorded", "cancelled")}
-
-
-def pledge_action(kind: str) -> str:
-    """The action a pledgee's consent names (assignment, license, open_license) for a deal kind or mode."""
-    if kind in OWNERSHIP_KINDS:
-        return "assignment"
-    return "open_license" if kind == "open_license" else "license"
-
-
-def licence_blocks(running_kind: str) -> bool:
-    """Whether a licence of this kind, while its term runs, rules out every other action on the patent.
-
-    An exclusive licence (独占) leaves nobody else, not even the patentee, the right to work or license the
-    patent; a sole licence (排他) leaves the patentee its own use only. Either way no further licence (of
-    any kind), open-licence declaration or assignment may be made until it ends. A non-exclusive licence
-    rules out nothing.
-    """
-    return running_kind in EXCLUSIVE_KINDS
 
 
 def licence_end(starts_on: date, term_months: int) -> date:

@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate, validates_schema
 
-from app.api import Fen, PageArgs, Schema
+from app.api import Fen, PageArgs, PatchSchema, Schema
 from app.fields import Date, Id, Integer, Text
 from app.patents.schemas import OwnerOut
 
@@ -70,18 +70,13 @@ class DealIn(Schema):
     note = Text(multiline=True, allow_none=True, validate=validate.Length(max=5000))
 
 
-class DealPatch(Schema):
+class DealPatch(PatchSchema):
     payment_status = Text(validate=validate.OneOf(PAYMENT_STATUSES))
     amount_received_fen = Fen(validate=validate.Range(min=0, max=10**14))
     registration_number = Text(allow_none=True, validate=NUMBER)
     registered_on = Date(allow_none=True)
     contract_number = Text(allow_none=True, validate=NUMBER)
     note = Text(multiline=True, allow_none=True, validate=validate.Length(max=5000))
-
-    @validates_schema
-    def _not_empty(self, data, **kwargs):
-        if not data:
-            raise ma.ValidationError("nothing to change", "_schema")
 
 
 class CancelIn(Schema):

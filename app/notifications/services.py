@@ -58,23 +58,24 @@ def notify_lot_won(organization_id: int, *, lot_id: int, amount_fen: int, deal_i
                                dedupe_key=f"lot_won:{lot_id}")
 
 
-def notify_deal_recorded(organization_ids: Iterable[int], *, deal_id: int, kind: str, amount_fen: int | None):
+def _notify_parties(organization_ids: Iterable[int], kind: str, title: str, *, data: dict, dedupe_key: str):
     out = []
     for organization_id in dict.fromkeys(organization_ids):
-        out += notify_organization(organization_id, "deal_recorded", f"Deal {deal_id} recorded ({kind})",
-                                   data={"deal_id": deal_id, "kind": kind, "amount_fen": amount_fen},
-                                   dedupe_key=f"deal:{deal_id}")
+        out += notify_organization(organization_id, kind, title, data=data, dedupe_key=dedupe_key)
     return out
+
+
+def notify_deal_recorded(organization_ids: Iterable[int], *, deal_id: int, kind: str, amount_fen: int | None):
+    return _notify_parties(organization_ids, "deal_recorded", f"Deal {deal_id} recorded ({kind})",
+                           data={"deal_id": deal_id, "kind": kind, "amount_fen": amount_fen},
+                           dedupe_key=f"deal:{deal_id}")
 
 
 def notify_deal_changed(organization_ids: Iterable[int], *, deal_id: int, kind: str, status: str):
     """A deal was completed or cancelled: both parties hear it once."""
-    out = []
-    for organization_id in dict.fromkeys(organization_ids):
-        out += notify_organization(organization_id, f"deal_{status}", f"Deal {deal_id} {status} ({kind})",
-                                   data={"deal_id": deal_id, "kind": kind, "status": status},
-                                   dedupe_key=f"deal:{deal_id}:{status}")
-    return out
+    return _notify_parties(organization_ids, f"deal_{status}", f"Deal {deal_id} {status} ({kind})",
+                           data={"deal_id": deal_id, "kind": kind, "status": status},
+                           dedupe_key=f"deal:{deal_id}:{status}")
 
 
 def notify_staff(kind: str, title: str, **kwargs) -> list[Notification]:

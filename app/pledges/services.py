@@ -108,7 +108,7 @@ def _check_pledgeable(patent: Patent, pledgor_id: int, ends_on: date) -> None:
     if expires is not None and ends_on > expires:
         raise Invalid("pledge_term_beyond_expiry", f"the debt term runs past {number}'s expiry on {expires}",
                       field="ends_on")
-    if patent.pledged or standing_pledges(patent.id):
+    if standing_pledges(patent.id):
         raise Conflict("patent_already_pledged", f"{number} is already pledged", field="patent_ids")
 
 
