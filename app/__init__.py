@@ -73,6 +73,7 @@ def register_jobs() -> None:
     install_session_hooks()
     import app.deals.jobs  # noqa: F401
     import app.deals.licences  # noqa: F401
+    import app.demands.freshness  # noqa: F401
     import app.demands.jobs  # noqa: F401
     import app.idempotency.services  # noqa: F401
     import app.imports.jobs  # noqa: F401

@@ -36,6 +36,14 @@ class Config:
     SEARCH_PATH = os.environ.get("SEARCH_PATH") or str(INSTANCE_DIR / "search.sqlite3")
     # Where `flask matching train` writes the matching model and the app loads it from.
     MATCHING_MODEL_DIR = os.environ.get("MATCHING_MODEL_DIR") or str(INSTANCE_DIR / "matching-model")
+    # The model ranks matches while it has seen this share of the catalogue (else the engine's ranking
+    # does), and a retrain is scheduled once the catalogue has grown or changed by this share since it.
+    MATCHING_MIN_COVERAGE = float(os.environ.get("MATCHING_MIN_COVERAGE") or 0.8)
+    MATCHING_RETRAIN_SHARE = float(os.environ.get("MATCHING_RETRAIN_SHARE") or 0.10)
+    MATCHING_MIN_DOCUMENTS = 20  # fewer patents teach a model nothing
+    # A match's score is the estimated probability that the listing answers the demand; from this one on
+    # it is a strong match (`strong_match`), and its enterprise is notified of a new listing.
+    MATCHING_STRONG_SCORE = float(os.environ.get("MATCHING_STRONG_SCORE") or 0.3)
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Abuse limits (flask-limiter syntax), counted per client address in memory, or in Redis when
     # REDIS_URL is set (shared by every worker and host).

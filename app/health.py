@@ -44,7 +44,20 @@ def readiness() -> tuple[dict, bool]:
         from app.jobs import backlog as job_backlog
 
         checks["jobs"] = job_backlog()
+        checks["matching"] = matching_check()
     return checks, ready
+
+
+def matching_check() -> dict:
+    """The model's age and how much of the catalogue it has seen; informative only (matching works
+    without a model, on the engine's ranking)."""
+    from app.demands.freshness import state
+    from app.demands.loading import current_model
+
+    fresh = state(current_model()).as_dict()
+    return {"ok": True, "model": fresh["model"], "trained_at": fresh["trained_at"], "age_seconds": fresh["age_seconds"],
+            "coverage": fresh["coverage"], "change_share": fresh["change_share"],
+            "ranked_by": "model" if fresh["serving"] else "engine", "retrain_due": fresh["retrain_due"]}
 
 
 @blp.route("/healthz")

@@ -32,6 +32,7 @@ from .base import (
 
 TEXT_FIELDS = ["title^10", "abstract^3", "claims", "owner_name^2", "inventors^2"]
 # Matching reads what a patent is about, not who owns or invented it.
+RANK_TEXT_FIELDS = ["title^2", "abstract"]
 MATCH_FIELDS = ["title^3", "abstract^2", "claims"]
 TERMS_FACETS = {"field": "field", "patent_type": "patent_type", "mode": "mode", "price_band": "price_band",
                 "ipc_section": "ipc_section", "ipc_class": "ipc_class", "ipc_subclass": "ipc_subclass",
@@ -260,6 +261,21 @@ class ElasticBackend:
             return []
         filters = _filters(Query(statuses=statuses))
         body = {"query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}},
+                "size": size, "_source": False, "track_total_hits": False}
+        response = self._call(self.client.search, index=self.alias, **body)
+        return [(int(raw["_id"]), float(raw.get("_score") or 0.0)) for raw in response["hits"]["hits"]]
+
+    def rank_text(self, text: str, statuses: tuple[str, ...] | None = None,
+                  size: int = 50) -> list[tuple[int, float]]:
+        """The engine's own ranking of a free text: a `match` of the text's tokens (any of them) over
+        title (boost 2) and abstract, fields combined as best_fields, Elasticsearch's default. What
+        matching falls back to without a model it can trust."""
+        if not (text or "").strip():
+            return []
+        self.ensure_ready()
+        body = {"query": {"bool": {"must": {"multi_match": {"query": text, "fields": RANK_TEXT_FIELDS,
+                                                              "type": "best_fields"}},
+                                   "filter": _filters(Query(statuses=statuses))}},
                 "size": size, "_source": False, "track_total_hits": False}
         response = self._call(self.client.search, index=self.alias, **body)
         return [(int(raw["_id"]), float(raw.get("_score") or 0.0)) for raw in response["hits"]["hits"]]

@@ -9,6 +9,7 @@ generation while index()/delete() write to both, then switches `meta.active` in 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -39,6 +40,17 @@ SUGGEST_SCAN = 3000
 # of the demand's words take part.
 MATCH_WEIGHTS = (3.0, 2.0, 1.0, 0.0, 0.0)
 MATCH_TERMS = 24
+# rank_text: Elasticsearch's best_fields BM25 over title (boost 2) and abstract, as a cluster with the
+# cjk analyzer ranks a free text. FTS5 chooses RANK_POOL candidates by the text's RANK_QUERY_TOKENS
+# heaviest tokens (those in more than RANK_COMMON_SHARE of the documents, and more than RANK_POOL, rank
+# little and cost most);
+# each candidate is then scored exactly, with every token of the text.
+RANK_K1, RANK_B, RANK_TITLE_BOOST = 1.2, 0.75, 2.0
+RANK_POOL = 400
+RANK_QUERY_TOKENS = 24
+RANK_COMMON_SHARE = 0.05
+RANK_STATS_SECONDS = 600  # the average field lengths, from a sample, are worked out again this often
+RANK_STATS_SAMPLE = 2000
 # Row layout of the search read: id, rank, listed_at, price_fen, expires_on, then the facet columns.
 SCALAR_FACETS = {"field": 5, "patent_type": 6, "mode": 7, "price_band": 8}
 MULTI_FACETS = {"ipc_section": 11, "ipc_class": 12, "ipc_subclass": 13, "outlet": 14}
@@ -305,6 +317,75 @@ class EmbeddedBackend:
         facets = _facets(rows, query.facet_size) if query.facets else {}
         return Result(total=len(rows), hits=hits, facets=facets, took_ms=(time.perf_counter() - started) * 1000)
 
+    def rank_text(self, text: str, statuses: tuple[str, ...] | None = None,
+                  size: int = 50) -> list[tuple[int, float]]:
+        """The engine's own ranking of a free text, as Elasticsearch's default `multi_match` ranks it
+        (see RANK_*): what matching falls back to without a model it can trust."""
+        counts = Counter(t for t in analysis.index_text(text).split() if t)
+        if not counts:
+            return []
+        conn = self._conn()
+        g, _ = self._generations(conn)
+        n, avg_title, avg_abstract = self._field_stats(conn, g)
+        if not n:
+            return []
+        df = {t: self._token_df(conn, g, t) for t in counts}
+        idf = {t: (_idf(n, title), _idf(n, abstract)) for t, (title, abstract) in df.items()}
+        present = [t for t in counts if max(df[t]) > 0]
+        if not present:
+            return []
+        rare = [t for t in present if max(df[t]) <= max(RANK_POOL, RANK_COMMON_SHARE * n)] or present
+        chosen = sorted(rare, key=lambda t: (-counts[t] * max(idf[t]), t))[:RANK_QUERY_TOKENS]
+        where = f"fts_{g} MATCH ?"
+        params: list = ["{title abstract} : (" + " OR ".join(_quote(t) for t in chosen) + ")"]
+        if statuses:
+            where += f" AND d.status IN ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        try:
+            rows = conn.execute(
+                f"SELECT f.rowid, f.title, f.abstract FROM fts_{g} f JOIN docs_{g} d ON d.id = f.rowid "
+                f"WHERE f.rowid IN (SELECT d.id FROM fts_{g} JOIN docs_{g} d ON d.id = fts_{g}.rowid WHERE {where} "
+                f"ORDER BY bm25(fts_{g}, {RANK_TITLE_BOOST}, 1.0, 0.0, 0.0, 0.0) LIMIT ?)",
+                (*params, RANK_POOL)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise SearchUnavailable(f"embedded search failed: {exc}") from exc
+        scored = []
+        for doc_id, title, abstract in rows:
+            # The stored title also holds whole words (index_text(words=True)); the analyzer has none.
+            title_tokens = [t for t in (title or "").split() if not (len(t) > 2 and analysis.is_cjk(t))]
+            abstract_tokens = (abstract or "").split()
+            best = max(RANK_TITLE_BOOST * _bm25_field(counts, Counter(title_tokens), len(title_tokens), avg_title,
+                                                      {t: v[0] for t, v in idf.items()}),
+                       _bm25_field(counts, Counter(abstract_tokens), len(abstract_tokens), avg_abstract,
+                                   {t: v[1] for t, v in idf.items()}))
+            if best > 0:
+                scored.append((doc_id, round(best, 6)))
+        scored.sort(key=lambda item: (-item[1], item[0]))
+        return scored[:size]
+
+    def _token_df(self, conn: sqlite3.Connection, g: int, token: str) -> tuple[int, int]:
+        """How many documents hold the token in their title, and in their abstract."""
+        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{g} USING fts5vocab(main, fts_{g}, 'col')")
+        found = dict(conn.execute(f"SELECT col, doc FROM temp.vocab_{g} WHERE term = ?", (token,)).fetchall())
+        return int(found.get("title", 0)), int(found.get("abstract", 0))
+
+    def _field_stats(self, conn: sqlite3.Connection, g: int) -> tuple[int, float, float]:
+        """(documents, average title length, average abstract length) in the analyzer's tokens; the
+        averages from a sample, kept a while per process (they move slowly with the catalogue)."""
+        n = conn.execute(f"SELECT count(*) FROM docs_{g}").fetchone()[0]
+        cache = getattr(self._local, "field_stats", None)
+        if cache and cache[0] == g and time.monotonic() - cache[1] < RANK_STATS_SECONDS \
+                and abs(cache[2] - n) <= 0.05 * max(n, 1):
+            return n, cache[3], cache[4]
+        rows = conn.execute(f"SELECT title, abstract FROM fts_{g} WHERE rowid IN "
+                            f"(SELECT id FROM docs_{g} ORDER BY random() LIMIT ?)", (RANK_STATS_SAMPLE,)).fetchall()
+        titles = [sum(1 for t in (title or "").split() if not (len(t) > 2 and analysis.is_cjk(t))) for title, _ in rows]
+        abstracts = [len((abstract or "").split()) for _, abstract in rows]
+        avg_title = (sum(titles) / len(titles)) if titles else 1.0
+        avg_abstract = (sum(abstracts) / len(abstracts)) if abstracts else 1.0
+        self._local.field_stats = (g, time.monotonic(), n, max(avg_title, 1.0), max(avg_abstract, 1.0))
+        return n, self._local.field_stats[3], self._local.field_stats[4]
+
     def match(self, terms: list[tuple[str, float]], statuses: tuple[str, ...] | None = None,
               size: int = 100) -> list[tuple[int, float]]:
         """Candidates for matching: any of the words (a CJK word is the phrase of its bigrams), best
@@ -486,6 +567,21 @@ def _where(query: Query, g: int) -> tuple[list[str], list]:
             where.append(f"d.{key} = ?")
             params.append(f[key])
     return where, params
+
+
+def _idf(n: int, df: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+
+
+def _bm25_field(query: Counter, tf: Counter, length: int, avg: float, idf: dict[str, float]) -> float:
+    """One field's BM25 for a `match` query: one clause per query token, repeats included."""
+    norm = RANK_K1 * (1 - RANK_B + RANK_B * length / avg)
+    score = 0.0
+    for token, repeats in query.items():
+        f = tf.get(token, 0)
+        if f:
+            score += repeats * idf[token] * f * (RANK_K1 + 1) / (f + norm)
+    return score
 
 
 def _quote(token: str) -> str:

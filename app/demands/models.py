@@ -55,3 +55,17 @@ class Demand(TimestampMixin, db.Model):
     @classmethod
     def _is_live_expression(cls):
         return sa.and_(cls.status == "open", sa.or_(cls.deadline.is_(None), cls.deadline >= clock.today()))
+
+
+class PassageVector(db.Model):
+    """The pretrained encoder's vector of a patent's passage (text.passage), encoded by a background job
+    for patents the matching model has not seen or whose text has changed since: a match reads it
+    instead of encoding inside the request, and the next retrain reuses it."""
+
+    __tablename__ = "passage_vectors"
+
+    patent_id: Mapped[int] = mapped_column(sa.ForeignKey("patents.id", ondelete="CASCADE"), primary_key=True)
+    text_hash: Mapped[int] = mapped_column(sa.BigInteger)  # text.passage_hash of the passage encoded
+    encoder: Mapped[str] = mapped_column(sa.String(64))
+    vector: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    encoded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

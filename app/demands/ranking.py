@@ -21,7 +21,7 @@ from app.patents import terms as patent_terms
 from app.patents.models import Listing
 from search import SearchUnavailable
 
-from . import matching
+from . import freshness, matching
 from .analysis import Analysis, analyse, doc_body
 from .model import TextModel
 from .text import DEMAND_BOILERPLATE, Doc, bigrams, candidate_text
@@ -33,6 +33,7 @@ MAX_BIGRAM_SHARE = 0.02
 LATENT_CANDIDATES = 20
 LEXICAL_CANDIDATES = 40
 DENSE_CANDIDATES = 40
+ENGINE_RANKED = 50  # how much of the engine's ranking a model-less match reads
 
 
 def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | None, explain: int | None = None,
@@ -40,8 +41,25 @@ def ranked_listings(text: str, wanted: matching.Structured, model: TextModel | N
     """(score, reasons, document) of the published listings that match `text`, best first; the
     word-level reasons only for the first `explain` (all when None)."""
     analysis = analyse(text, model) if analysis is None else analysis
+    if model is None:
+        return engine_ranked(text, analysis, wanted, explain)
     docs, _ = documents_for(candidate_listings(analysis, model))
     return rank(analysis, model, wanted, prepare([d for d in docs if d["status"] in PUBLISHED], model), explain)
+
+
+def engine_ranked(text: str, analysis: Analysis, wanted: matching.Structured, explain: int | None = None):
+    """Without a model it can trust, the search engine's own ranking of the demand's text, in its order:
+    the features of a model-less ranker, measured, rank below it (docs/benchmarks.md), and a ranking
+    must never be worse than the engine it takes its candidates from. The scores are the default
+    weights' text score, calibrated, and never higher than the score of a listing above."""
+    try:
+        ranked = backend().rank_text(text, PUBLISHED, ENGINE_RANKED)
+    except SearchUnavailable as exc:
+        raise ServiceUnavailable("search_unavailable", "matching needs the search engine right now") from exc
+    docs, _ = documents_for([doc_id for doc_id, _ in ranked])
+    by_id = {d["id"]: d for d in docs if d["status"] in PUBLISHED}
+    ordered = [by_id[doc_id] for doc_id, _ in ranked if doc_id in by_id]
+    return rank(analysis, None, wanted, prepare(ordered, None), explain, keep_order=True)
 
 
 def candidate_listings(analysis: Analysis, model: TextModel | None) -> list[int]:
@@ -102,13 +120,19 @@ def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
         texts.append(candidate_text(title, body, codes, None))
         vectors.append(model.doc_vector(Doc(doc["patent_id"], title, body, codes)) if model is not None else None)
         patents.append((doc["patent_id"], title, body))
-    passage_vectors = model.passage_vectors_of(patents) if model is not None else [None] * len(docs)
+    if model is not None:
+        unseen = [pid for pid, _, _ in patents if pid not in model.key_row]
+        passage_vectors = model.passage_vectors_of(patents, freshness.stored_passages(unseen))
+    else:
+        passage_vectors = [None] * len(docs)
     return Prepared(docs, texts, vectors, _regions(docs) if docs else {}, passage_vectors)
 
 
 def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, prepared: Prepared,
-         explain: int | None = None):
-    """(score, reasons, doc) best first; which words matched is worked out for the first `explain`."""
+         explain: int | None = None, keep_order: bool = False):
+    """(score, reasons, doc) best first; which words matched is worked out for the first `explain`.
+    With `keep_order` the prepared documents are already ranked (the engine's order): each text score
+    is capped by the one above it, so that only the structured fit can move a listing up."""
     if not prepared.docs:
         return []
     # Per demand: the cosine and the soft matches (fresh dicts; the prepared texts are shared).
@@ -126,10 +150,14 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
                                       dense_band=(model.dense_floor, model.dense_span) if model
                                       else (matching.DENSE_FLOOR, matching.DENSE_SPAN))
     weights = model.weights if model else matching.RankerWeights()
+    table = model.calibration if model else matching.DEFAULT_CALIBRATION
     on = clock.today()
     out = []
+    ceiling = 1.0
     for doc, candidate, f in zip(prepared.docs, candidates, features, strict=True):
-        text = matching.text_score(f, weights)
+        text = matching.calibrated(matching.text_score(f, weights), table)
+        if keep_order:
+            text = ceiling = min(text, ceiling)
         expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
         offer = matching.Offer(mode=doc["mode"], price_fen=doc.get("price_fen"), ipc_codes=doc.get("ipc_codes") or [],
                                regions=prepared.regions[doc["id"]],

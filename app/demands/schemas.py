@@ -93,12 +93,20 @@ class ReasonsOut(Schema):
     mode_ok = ma.fields.Boolean(allow_none=True, metadata={"description": "null: the demand names no mode"})
     same_region = ma.fields.Boolean(allow_none=True, metadata={"description": "null: the demand names no region"})
     remaining_years = ma.fields.Float(allow_none=True)
-    text_similarity = ma.fields.Float(metadata={"description": "the text part of the score, 0..1"})
+    text_similarity = ma.fields.Float(metadata={
+        "description": "the text part of the score: the calibrated probability before the structured fit"})
+
+
+STRONG = ("the score is at least the exchange's strong-match score (`strong_score`): a real fit, worth "
+          "notifying; below it, at best a partial one")
 
 
 class MatchOut(Schema):
     listing_id = Id()
-    score = ma.fields.Float(metadata={"description": "0..1"})
+    score = ma.fields.Float(metadata={
+        "description": "0..1: the estimated probability that the listing answers the demand (calibrated on "
+                       "held-out pseudo-queries, docs/benchmarks.md), moved by budget, mode, region and life"})
+    strong_match = ma.fields.Boolean(metadata={"description": STRONG})
     reasons = ma.fields.Nested(ReasonsOut)
     listing = ma.fields.Nested(SearchItemOut)
 
@@ -106,13 +114,18 @@ class MatchOut(Schema):
 class MatchesOut(Schema):
     demand_id = Id()
     items = ma.fields.List(ma.fields.Nested(MatchOut))
-    model = Text(metadata={"description": "the matching model in use, or 'none' before training"})
+    model = Text(metadata={"description": "the matching model in use, or 'none' (before training, or while "
+                                          "the model has seen too little of the catalogue)"})
+    ranked_by = Text(metadata={"description": "model, or engine: the search engine's own ranking, kept when no "
+                                              "model can be trusted"})
+    strong_score = ma.fields.Float(metadata={"description": "the score from which a match is strong"})
     took_ms = ma.fields.Float()
 
 
 class MatchingDemandOut(Schema):
     demand = ma.fields.Nested(DemandOut)
     score = ma.fields.Float()
+    strong_match = ma.fields.Boolean(metadata={"description": STRONG})
     reasons = ma.fields.Nested(ReasonsOut)
 
 

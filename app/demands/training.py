@@ -43,8 +43,11 @@ LISTWISE_L2 = (0.1, 1.0)  # the re-ranker's regularisation, chosen on the held-o
 
 
 def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSIONS, seed: int = 7,
-          pseudo_queries: int = PSEUDO_QUERIES, progress=None) -> dict:
-    """Fit every part of the model on `docs` and write it to `directory` (replaced atomically)."""
+          pseudo_queries: int = PSEUDO_QUERIES, progress=None, known_passages: dict[int, np.ndarray] | None = None,
+          trained_at: str | None = None) -> dict:
+    """Fit every part of the model on `docs` and write it to `directory` (replaced atomically).
+    `known_passages`: passage hash -> encoder vector already worked out (the background job's), reused;
+    `trained_at`: when the catalogue was read (ISO), which is what the model is as fresh as."""
     rng = random.Random(seed)
     say = progress or (lambda message: None)
     say(f"analysing {len(docs)} documents")
@@ -95,7 +98,7 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     say("nearest words")
     neighbours, neighbour_sims = _nearest_words(word_vectors)
 
-    passage_hashes, passage_vectors = _encode_passages(docs, Path(directory), say)
+    passage_hashes, passage_vectors = _encode_passages(docs, Path(directory), say, known_passages or {})
 
     say("IPC centroids")
     centroids = np.zeros((len(subclasses), k), dtype=np.float32)
@@ -140,6 +143,9 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     bigram_only = matching.RankerWeights(**{name: 0.0 for name in matching.FEATURES}, bias=0.0)
     bigram_only.bigram_bm25 = 1.0
     model_meta["ranker"] = fitted.as_dict()
+    model_meta["calibration"], model_meta["calibration_report"] = _calibration(held, fitted, seed)
+    if trained_at:
+        model_meta["trained_at"] = trained_at
     model_meta["fit"] = {"pseudo_queries": len(samples), "fitted_on": len(examples) - cut,
                          "examples": sum(len(e) for e in examples), "held_out": len(held), "l2": chosen,
                          "held_out_mrr": {"fitted": validation[chosen],
@@ -151,7 +157,8 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     return {key: model_meta[key] for key in ("version", "documents", "dimensions", "temperature", "ranker", "fit")}
 
 
-def _encode_passages(docs: list[Doc], directory: Path, say) -> tuple[np.ndarray, np.ndarray]:
+def _encode_passages(docs: list[Doc], directory: Path, say,
+                     known_passages: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Every document's passage hash and encoder vector; vectors of passages that the model now in
     `directory` already holds are taken from it (a retrain after an import encodes only what is new)."""
     hashes = np.array([passage_hash(passage(d.title, d.body)) for d in docs], dtype=np.int64)
@@ -168,6 +175,10 @@ def _encode_passages(docs: list[Doc], directory: Path, say) -> tuple[np.ndarray,
         pairs = np.array([(i, j) for i, j in rows if j is not None], dtype=np.int64).reshape(-1, 2)
         vectors[pairs[:, 0]] = old_vectors[pairs[:, 1]]
         known[pairs[:, 0]] = True
+    for i in np.flatnonzero(~known):
+        vector = known_passages.get(int(hashes[i]))
+        if vector is not None:
+            vectors[i], known[i] = vector, True
     todo = np.flatnonzero(~known)
     say(f"encoding {len(todo)} passages with the pretrained encoder ({int(known.sum())} reused)")
     if len(todo):
@@ -362,7 +373,7 @@ def _fit_temperature(model: TextModel, docs: list[Doc], samples) -> float:
     return best
 
 
-def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40):
+def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40, measure_band: bool = True):
     """Per pseudo-query, (features, is_answer) for its candidates, computed as at serving time: the
     nearest documents by weighted word overlap, in the latent space and by the encoder's title
     vectors. The query's sentence is taken
@@ -381,7 +392,8 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40)
     # the query's words, as a demand is written.
     dense_queries = encoder.queries([q.replace(" ", "") for q in paraphrased])
     answers = _held_out_passages(model, docs, samples)
-    model.dense_floor, model.dense_span = _dense_band(model, samples, dense_queries, answers)
+    if measure_band:  # else the band the model was trained with (recalibrate)
+        model.dense_floor, model.dense_span = _dense_band(model, samples, dense_queries, answers)
     for (row, sentence, _), query, dense_query in zip(samples, paraphrased, dense_queries, strict=True):
         weights = model.term_weights(query)
         if not weights:
@@ -479,6 +491,60 @@ def _paraphrase(model: TextModel, query: str, rng: random.Random, rate: float = 
                 token = rng.choice(choices)
         out.append(token)
     return " ".join(out)
+
+
+def _calibration(held, weights: matching.RankerWeights, seed: int) -> tuple[dict, dict]:
+    """The table that turns the fitted text score into the probability that a candidate is the answer,
+    fitted on the held-out pseudo-queries (isotonic), and its reliability measured honestly: fitted on
+    one half of those queries, judged on the other, both ways."""
+    groups = list(held)
+    random.Random(seed).shuffle(groups)
+    halves = (groups[: len(groups) // 2], groups[len(groups) // 2:])
+
+    def scored(part):
+        pairs = [(matching.text_score(f, weights), y) for group in part for f, y in group]
+        return [p for p, _ in pairs], [y for _, y in pairs]
+
+    predicted, observed = [], []
+    for fit_on, judge in (halves, halves[::-1]):
+        if not fit_on or not judge:
+            continue
+        table = matching.fit_calibration(*scored(fit_on))
+        scores, answers = scored(judge)
+        predicted.extend(matching.calibrated(p, table) for p in scores)
+        observed.extend(answers)
+    raw_scores, raw_answers = scored(groups)
+    report = {"cross_fitted": matching.reliability(predicted, observed) if predicted else None,
+              "uncalibrated": matching.reliability(raw_scores, raw_answers) if raw_scores else None,
+              "queries": len(groups)}
+    return matching.fit_calibration(raw_scores, raw_answers), report
+
+
+def recalibrate(docs: list[Doc], directory: str | Path, *, pseudo_queries: int = 600, seed: int = 11,
+                progress=None) -> dict:
+    """Fit the calibration of the model in `directory` again, on fresh pseudo-queries of `docs` (the
+    catalogue it was trained on), and write it into its model.json: for a model trained before
+    calibration existed, or to check one. Every group is held out from the weights' fit."""
+    say = progress or (lambda message: None)
+    directory = Path(directory)
+    model = TextModel.load(directory)
+    if model is None:
+        raise ValueError(f"no model in {directory}")
+    by_key = {d.key: d for d in docs}
+    docs = [by_key[int(k)] for k in model.doc_keys if int(k) in by_key]
+    if len(docs) != len(model.doc_keys):
+        raise ValueError("the catalogue is no longer the one the model was trained on; retrain instead")
+    say(f"calibrating on {pseudo_queries} pseudo-queries")
+    doc_words = [words(d.title) * 2 + words(d.body) for d in docs]
+    samples = _pseudo_queries(docs, random.Random(seed), pseudo_queries)
+    examples = _ranker_examples(model, docs, doc_words, samples, measure_band=False)
+    table, report = _calibration(examples, model.weights, seed)
+    meta = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+    meta["calibration"], meta["calibration_report"] = table, report
+    tmp = directory / "model.json.tmp"
+    tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(directory / "model.json")
+    return report
 
 
 def _mrr(groups, weights: matching.RankerWeights) -> float:

@@ -258,3 +258,62 @@ def test_an_index_of_an_older_release_gains_the_new_fields_in_place(osmem):
         assert fresh.index([{**doc(1, "一种钠离子电池正极材料"), "pledged": True}]) == 1
     finally:
         backend.client.indices.delete(index=f"{backend.pattern[:-1]}1")
+
+
+RANKED = [
+    doc(101, "一种鱼塘增氧装置", "池塘养殖中增加水体溶解氧的设备，包括叶轮和浮筒。"),
+    doc(102, "一种水产养殖投饵机", "鱼塘自动投喂饲料，定时定量，减少饲料浪费。鱼塘里的鱼吃得更均匀。"),
+    doc(103, "一种锂电池正极材料", "提高电池容量的正极材料及其制备方法。"),
+    doc(104, "一种养殖池水质监测系统", "监测溶解氧、温度和氨氮，鱼塘缺氧时报警并启动增氧。"),
+    doc(105, "一种鱼塘投饵船", "在鱼塘水面行驶并投喂饲料的无人船。", status="draft"),
+    doc(106, "一种饲料颗粒机", "把原料压制成颗粒饲料，用于水产和畜禽养殖。"),
+    doc(107, "一种温室大棚", "蔬菜种植用的保温大棚。"),
+]
+
+
+def _best_fields_reference(docs, text):
+    """Elasticsearch's multi_match best_fields over title^2 and abstract with the cjk analyzer, computed
+    here from its formulas (k1 1.2, b 0.75), independently of the engines."""
+    import math
+    from collections import Counter
+
+    from search.text import index_text
+
+    def tokens(value):
+        return index_text(value).split()
+
+    query = Counter(tokens(text))
+    fields = {name: [Counter(tokens(d[name])) for d in docs] for name in ("title", "abstract")}
+    scores = {}
+    for i, d in enumerate(docs):
+        best = 0.0
+        for name, boost in (("title", 2.0), ("abstract", 1.0)):
+            column = fields[name]
+            avg = sum(sum(c.values()) for c in column) / len(column)
+            score = 0.0
+            for token, repeats in query.items():
+                df = sum(1 for c in column if token in c)
+                tf = column[i].get(token, 0)
+                if tf:
+                    idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+                    norm = 1.2 * (1 - 0.75 + 0.75 * sum(column[i].values()) / avg)
+                    score += repeats * idf * tf * 2.2 / (tf + norm)
+            best = max(best, boost * score)
+        if best > 0:
+            scores[d["id"]] = best
+    return sorted(scores, key=lambda k: -scores[k])
+
+
+def test_rank_text_is_best_fields_bm25(engine):
+    """The engine's own ranking of a free text (what matching keeps without a model): Elasticsearch's
+    default multi_match, title boosted, fields combined by their best, every token of the text."""
+    engine.index(RANKED)
+    text = "鱼塘缺氧怎么办。需要给鱼塘增氧的设备，也想自动投喂饲料"
+    expected = [i for i in _best_fields_reference(RANKED, text) if i != 105]  # 105 is a draft
+    found = engine.rank_text(text, PUBLISHED, 10)
+    assert [doc_id for doc_id, _ in found] == expected
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert 107 not in expected and 103 not in expected
+    assert [d for d, _ in engine.rank_text(text, None, 10)].count(105) == 1
+    assert len(engine.rank_text(text, PUBLISHED, 2)) == 2
+    assert engine.rank_text("", PUBLISHED, 10) == [] and engine.rank_text("。，", PUBLISHED, 10) == []

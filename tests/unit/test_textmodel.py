@@ -14,6 +14,7 @@ from app.demands.textmodel import (
     TextModel,
     bigrams,
     passage,
+    passage_hash,
     train,
     words,
 )
@@ -176,19 +177,25 @@ def test_the_encoder_relates_words_the_catalogue_never_pairs():
     assert scores[0] > scores[1] and scores[0] > scores[2]
 
 
-def test_passage_vectors_are_kept_per_document_and_made_for_new_or_edited_ones(model):
+def test_passage_vectors_come_from_the_model_or_the_store_never_from_the_request(model):
     from app.demands import encoder
 
     docs = catalogue()
     assert model.passage_vectors.shape == (len(docs), encoder.DIMENSIONS)
     assert passage(docs[0].title, docs[0].body) == f"{docs[0].title}。{docs[0].body[:PASSAGE_CHARS]}"
     expected = encoder.passages(["一种鱼塘投饵装置", "一种盾构机刀盘"])
-    stored, new, edited, again = model.passage_vectors_of([
-        (docs[0].key, docs[0].title, docs[0].body), (999, "一种鱼塘投饵装置", ""),
-        (docs[1].key, "一种盾构机刀盘", ""), (998, "一种鱼塘投饵装置", "")])
-    assert np.array_equal(stored, model.passage_vectors[0])
-    assert np.allclose(new, expected[0], atol=1e-5) and np.allclose(edited, expected[1], atol=1e-5)
-    assert again is new  # one encoding per passage, kept
+    patents = [(docs[0].key, docs[0].title, docs[0].body), (999, "一种鱼塘投饵装置", ""),
+               (docs[1].key, "一种盾构机刀盘", ""), (998, "一种鱼塘投饵装置", "")]
+    # Nothing stored yet: a new and an edited passage have no vector (the background job makes them).
+    known, new, edited, other = model.passage_vectors_of(patents)
+    assert np.array_equal(known, model.passage_vectors[0])
+    assert new is None and edited is None and other is None
+    stored = {999: (passage_hash(passage("一种鱼塘投饵装置", "")), expected[0]),
+              docs[1].key: (passage_hash(passage("一种盾构机刀盘", "")), expected[1]),
+              998: (passage_hash("a passage since edited"), expected[0])}
+    known, new, edited, stale = model.passage_vectors_of(patents, stored)
+    assert np.array_equal(new, expected[0]) and np.array_equal(edited, expected[1])
+    assert stale is None  # stored for another text: not this passage's vector
     nearest = model.nearest_passages(encoder.queries(["鱼塘里投喂饲料"])[0], 5)
     assert [c for _, c in nearest] == sorted((c for _, c in nearest), reverse=True)
     assert sum(1 for key, _ in nearest if key <= 14) >= 3  # mostly the fish-farming patents

@@ -1,0 +1,246 @@
+"""Whether the matching model still describes the catalogue, and the background work that keeps it so.
+
+A model knows the patents it was trained on. An exchange that imports its inventory after `make run`
+trained on the demo data has a model that knows none of them: its word weights, latent space and
+passages describe another catalogue, and ranking with it is close to random. So:
+
+- the model serves only while it has seen at least MATCHING_MIN_COVERAGE of the catalogue; below
+  that, matching ranks as the search engine does (ranking.engine_ranked), which is never worse;
+- a retrain is scheduled (a job with progress) once the catalogue has grown or changed by
+  MATCHING_RETRAIN_SHARE since the model was trained;
+- the passages of patents the model has not seen (new or edited) are encoded by a background job and
+  stored (PassageVector), so a match never encodes a listing inside the request.
+
+The counts come from the patents' created_at and updated_at against the model's training time; they
+are kept a short while per process, since every match asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+
+from app import clock, events
+from app.db import read_only
+from app.extensions import db
+from app.jobs import Every, enqueue, job
+from app.patents.models import Listing, Patent
+
+from . import encoder
+from .analysis import doc_body
+from .loading import current_model, model_dir
+from .model import TextModel
+from .models import PassageVector
+from .text import passage, passage_hash
+
+logger = logging.getLogger(__name__)
+
+STATE_SECONDS = 30  # how long a process trusts its counts
+ENCODE_BATCH = 64
+_cache: dict = {}
+_cache_lock = threading.Lock()
+
+
+@dataclass
+class Freshness:
+    model: str | None  # the model's version, None without one
+    trained_at: datetime | None
+    model_documents: int
+    catalogue: int  # patents in the database
+    new: int  # created since the model was trained
+    changed: int  # edited since
+    removed: int  # in the model, no longer in the database
+    change_share: float  # (new + changed + removed) / the model's documents
+    coverage: float  # share of the catalogue the model was trained on
+    serving: bool  # the model ranks matches (else the engine's ranking does)
+    retrain_due: bool
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["trained_at"] = self.trained_at.isoformat() if self.trained_at else None
+        out["age_seconds"] = round((clock.now() - self.trained_at).total_seconds()) if self.trained_at else None
+        return out
+
+
+def trained_at(model: TextModel) -> datetime:
+    stamp = model.meta.get("trained_at")
+    if stamp:
+        return datetime.fromisoformat(stamp)
+    return datetime.fromtimestamp((model.directory / "model.json").stat().st_mtime, UTC)
+
+
+def measure(model: TextModel | None) -> Freshness:
+    """The counts, read now (one query)."""
+    config = current_app.config
+    if model is None:
+        catalogue = db.session.scalar(sa.select(sa.func.count()).select_from(Patent)) or 0
+        return Freshness(None, None, 0, catalogue, catalogue, 0, 0, 1.0, 0.0, False,
+                         catalogue >= config["MATCHING_MIN_DOCUMENTS"])
+    since = trained_at(model)
+    catalogue, new, changed = db.session.execute(sa.select(
+        sa.func.count(),
+        sa.func.count().filter(Patent.created_at > since),
+        sa.func.count().filter(Patent.created_at <= since, Patent.updated_at > since))).one()
+    documents = model.documents
+    removed = max(0, documents - (catalogue - new))
+    share = (new + changed + removed) / max(documents, 1)
+    coverage = (catalogue - new) / catalogue if catalogue else 1.0
+    return Freshness(model.version, since, documents, catalogue, new, changed, removed, round(share, 4),
+                     round(coverage, 4), coverage >= config["MATCHING_MIN_COVERAGE"],
+                     share >= config["MATCHING_RETRAIN_SHARE"] and catalogue >= config["MATCHING_MIN_DOCUMENTS"])
+
+
+def state(model: TextModel | None) -> Freshness:
+    """The counts, kept STATE_SECONDS per process and model (a retrain or an import shows within that)."""
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"], model.version if model else None,
+           str(model.directory) if model else None)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and time.monotonic() - hit[0] < STATE_SECONDS:
+            return hit[1]
+    fresh = measure(model)
+    with _cache_lock:
+        _cache.clear()  # one database and model per process in practice: keep only the latest
+        _cache[key] = (time.monotonic(), fresh)
+    return fresh
+
+
+def forget() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def serving_model() -> TextModel | None:
+    """The model matching ranks with: the current one while it has seen enough of the catalogue."""
+    model = current_model()
+    if model is None:
+        return None
+    return model if state(model).serving else None
+
+
+# -- passages of patents the model has not seen --------------------------------------------------------
+
+
+def stored_passages(patent_ids: list[int]) -> dict[int, tuple[int, np.ndarray]]:
+    """patent id -> (passage hash, vector) of the vectors the background job stored."""
+    if not patent_ids:
+        return {}
+    rows = db.session.execute(sa.select(PassageVector.patent_id, PassageVector.text_hash, PassageVector.vector,
+                                        PassageVector.encoder).where(PassageVector.patent_id.in_(patent_ids))).all()
+    out = {}
+    for row in rows:
+        vector = encoder.from_bytes(row.vector, row.encoder)
+        if vector is not None:
+            out[row.patent_id] = (int(row.text_hash), vector)
+    return out
+
+
+def passages_to_encode(model: TextModel | None, limit: int | None = None) -> list[tuple[int, str, int]]:
+    """(patent id, passage, hash) of published listings' patents whose passage neither the model nor the
+    store holds, newest first."""
+    from app.indexing.service import PUBLISHED
+
+    rows = db.session.execute(
+        sa.select(Patent.id, Patent.title, Patent.abstract, Patent.claims, PassageVector.text_hash)
+        .join(Listing, Listing.patent_id == Patent.id)
+        .outerjoin(PassageVector, PassageVector.patent_id == Patent.id)
+        .where(Listing.status.in_(PUBLISHED)).distinct().order_by(Patent.id.desc())).all()
+    out = []
+    for row in rows:
+        text = passage(row.title or "", doc_body(row.abstract, row.claims))
+        digest = passage_hash(text)
+        if row.text_hash == digest:
+            continue
+        if model is not None:
+            at = model.key_row.get(row.id)
+            if at is not None and int(model.passage_hashes[at]) == digest:
+                continue
+        out.append((row.id, text, digest))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+@job("matching.encode_passages", coalesce=True, lease_seconds=900, schedule=Every(600))
+def encode_passages(payload: dict, ctx) -> None:
+    """Encode, in batches, the passages matching would otherwise lack (new and edited listings)."""
+    encode_passages_now(ctx.progress)
+
+
+def encode_passages_now(progress=None) -> int:
+    """Without a model nothing is encoded: the vectors serve a model's matches, and training encodes
+    (or reuses) every passage anyway."""
+    model = current_model()
+    if model is None:
+        return 0
+    with read_only():
+        todo = passages_to_encode(model)
+        db.session.commit()
+    done = 0
+    for start in range(0, len(todo), ENCODE_BATCH):
+        batch = todo[start:start + ENCODE_BATCH]
+        vectors = encoder.passages([text for _, text, _ in batch])  # outside any transaction
+        ids = [pid for pid, _, _ in batch]
+        existing = set(db.session.scalars(sa.select(PassageVector.patent_id).where(PassageVector.patent_id.in_(ids))))
+        alive = set(db.session.scalars(sa.select(Patent.id).where(Patent.id.in_(ids))))
+        for (patent_id, _, digest), vector in zip(batch, vectors, strict=True):
+            if patent_id not in alive:  # deleted meanwhile
+                continue
+            values = {"text_hash": digest, "encoder": encoder.NAME, "vector": encoder.to_bytes(vector),
+                      "encoded_at": clock.now()}
+            if patent_id in existing:
+                db.session.execute(sa.update(PassageVector).where(PassageVector.patent_id == patent_id)
+                                   .values(**values))
+            else:
+                db.session.add(PassageVector(patent_id=patent_id, **values))
+            done += 1
+        if progress is not None:
+            progress(min(start + ENCODE_BATCH, len(todo)), len(todo))
+        db.session.commit()
+    return done
+
+
+events.as_job("listing.published", "matching.encode_passages")
+events.as_job("import.finished", "matching.check")
+
+
+# -- retraining ----------------------------------------------------------------------------------------
+
+
+@job("matching.check", coalesce=True, schedule=Every(900))
+def check(payload: dict, ctx) -> None:
+    """Schedule a retrain when the catalogue has moved on from the model (see MATCHING_RETRAIN_SHARE)."""
+    schedule_retrain_if_due()
+
+
+def schedule_retrain_if_due() -> bool:
+    if model_dir() is None:
+        return False
+    forget()
+    fresh = measure(current_model())
+    if not fresh.retrain_due:
+        return False
+    logger.info("matching model %s is stale (change %.0f%%): retrain scheduled", fresh.model,
+                fresh.change_share * 100)
+    return enqueue("matching.train", {"reason": f"catalogue changed by {fresh.change_share:.0%}"},
+                   dedupe_key="matching.train") is not None
+
+
+@job("matching.train", lease_seconds=1800, max_attempts=2)
+def train_model(payload: dict, ctx) -> None:
+    """Retrain the model from the catalogue, at a low CPU priority (matching keeps serving meanwhile);
+    progress in the job's done/total (steps of training)."""
+    from .cli import train_in_background
+
+    directory = model_dir()
+    if directory is None:
+        return
+    train_in_background(directory, progress=lambda done, total: (ctx.progress(done, total), db.session.commit()))
+    forget()

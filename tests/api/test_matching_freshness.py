@@ -1,0 +1,141 @@
+"""Matching that a new exchange can trust: the engine's ranking when no model can be trusted, scores that
+read as probabilities, and the background work that keeps a model up with the catalogue."""
+
+import sqlalchemy as sa
+
+from app.demands import encoder, freshness
+from app.demands.analysis import doc_body
+from app.demands.cli import train_from_database
+from app.demands.models import PassageVector
+from app.demands.text import passage, passage_hash
+from app.extensions import db
+from app.indexing.indexer import backend, drain
+from app.indexing.service import PUBLISHED
+from app.jobs import run_due
+from app.jobs.models import Job
+
+from .. import factories
+from .test_matching import CATALOGUE, DEMAND, catalogue, matches  # noqa: F401 - the fixture
+
+PLAIN = {"title": DEMAND["title"], "description": DEMAND["description"]}
+
+
+def engine_order(demand):
+    return [doc_id for doc_id, _ in backend().rank_text(f"{demand.title}。{demand.description}", PUBLISHED, 50)]
+
+
+def test_without_a_model_matching_keeps_the_engines_ranking(client, world, catalogue):  # noqa: F811
+    demand = factories.demand(world.enterprise.user, **PLAIN)
+    body = matches(client, world.enterprise, demand.id, limit=50)
+    assert body["model"] == "none" and body["ranked_by"] == "engine"
+    assert [item["listing_id"] for item in body["items"]] == engine_order(demand)
+    assert body["items"][0]["listing_id"] == catalogue["一种自动投饵装置"].id
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(item["strong_match"] == (item["score"] >= body["strong_score"]) for item in body["items"])
+
+
+def test_a_demand_with_nothing_fitting_has_low_scores_and_no_strong_match(client, world, catalogue):  # noqa: F811
+    """Cat food in a catalogue of fish ponds, batteries and tunnels: whatever shares a word with it is
+    shown, at a low score, and never as a strong match."""
+    demand = factories.demand(world.enterprise.user, title="猫粮适口性差",
+                              description="我们生产宠物猫粮，猫不爱吃，希望改进配方和生产线，提高适口性。")
+    body = matches(client, world.enterprise, demand.id)
+    assert not any(item["strong_match"] for item in body["items"])
+    assert all(item["score"] < body["strong_score"] for item in body["items"])
+    for item in body["items"]:
+        assert not {"和", "的", "我们", "希望"} & set(item["reasons"]["matched_terms"])
+
+
+def test_a_stale_model_gives_way_to_the_engine_and_a_retrain_is_scheduled(client, app, world, catalogue,  # noqa: F811
+                                                                           tmp_path):
+    model_dir = tmp_path / "model"
+    train_from_database(model_dir, dimensions=16, pseudo_queries=60)
+    app.config["MATCHING_MODEL_DIR"] = str(model_dir)
+    try:
+        freshness.forget()
+        model = freshness.current_model()
+        fresh = freshness.measure(model)
+        assert fresh.serving and not fresh.retrain_due and fresh.new == 0 and fresh.coverage == 1.0
+        demand = factories.demand(world.enterprise.user, **PLAIN)
+        assert matches(client, world.enterprise, demand.id)["ranked_by"] == "model"
+        # An import doubles the catalogue: the model has seen half of it.
+        for i in range(len(CATALOGUE)):
+            factories.listing(factories.patent(world.uni.org, title=f"一种导入的专利{i}号设备",
+                                               abstract="导入的存量专利，说明书摘要。", ipc_codes=["G06F 17/00"]),
+                              "listed")
+        drain()
+        freshness.forget()
+        fresh = freshness.measure(model)
+        assert fresh.new == len(CATALOGUE) and fresh.coverage < 0.8 and not fresh.serving and fresh.retrain_due
+        body = matches(client, world.enterprise, demand.id, limit=50)
+        assert body["model"] == "none" and body["ranked_by"] == "engine"
+        assert [item["listing_id"] for item in body["items"]] == engine_order(demand)
+        assert freshness.schedule_retrain_if_due() is True
+        assert freshness.schedule_retrain_if_due() is False  # one retrain at a time
+        db.session.commit()
+        queued = db.session.scalars(sa.select(Job).where(Job.kind == "matching.train")).all()
+        assert len(queued) == 1 and queued[0].status == "queued"
+        ready = client.get("/readyz").get_json()["checks"]["matching"]
+        assert ready["model"] == model.version and ready["ranked_by"] == "engine" and ready["retrain_due"] is True
+        assert ready["coverage"] < 0.8 and ready["age_seconds"] >= 0
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None
+        freshness.forget()
+
+
+def test_the_retrain_job_trains_at_low_priority_with_progress(app, world, catalogue, tmp_path):  # noqa: F811
+    model_dir = tmp_path / "model"
+    app.config["MATCHING_MODEL_DIR"] = str(model_dir)
+    try:
+        assert freshness.schedule_retrain_if_due() is True  # no model at all: due as soon as there are patents
+        db.session.commit()
+        run_due(kinds=["matching.train"])
+        job = db.session.scalars(sa.select(Job).where(Job.kind == "matching.train")).one()
+        assert job.status == "done", job.last_error
+        assert job.progress_done == job.progress_total and job.progress_total > 1
+        freshness.forget()
+        model = freshness.current_model()
+        assert model is not None and model.calibration and model.meta["trained_at"]
+        fresh = freshness.measure(model)
+        assert fresh.serving and not fresh.retrain_due
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None
+        freshness.forget()
+
+
+def test_new_listings_passages_are_encoded_in_the_background_not_in_the_match(client, app, world, catalogue,  # noqa: F811
+                                                                             tmp_path, monkeypatch):
+    model_dir = tmp_path / "model"
+    train_from_database(model_dir, dimensions=16, pseudo_queries=60)
+    app.config["MATCHING_MODEL_DIR"] = str(model_dir)
+    try:
+        freshness.forget()
+        new = factories.listing(factories.patent(world.uni.org, title="一种鱼塘角落投饵装置",
+                                                 abstract="把饲料均匀抛到不规则鱼塘的每个角落。",
+                                                 ipc_codes=["A01K 61/80"]), "listed")
+        drain()
+        model = freshness.current_model()
+        todo = freshness.passages_to_encode(model)
+        assert [pid for pid, _, _ in todo] == [new.patent_id]  # the model knows every other one
+        # A match never encodes a listing: the new one simply has no passage vector until the job ran.
+        real = encoder.passages
+        monkeypatch.setattr(encoder, "passages", lambda *a, **k: (_ for _ in ()).throw(AssertionError("encoded")))
+        demand = factories.demand(world.enterprise.user, **PLAIN)
+        assert matches(client, world.enterprise, demand.id)["ranked_by"] == "model"
+        monkeypatch.setattr(encoder, "passages", real)
+        assert freshness.encode_passages_now() == 1
+        stored = db.session.get(PassageVector, new.patent_id)
+        patent = new.patent
+        assert stored.text_hash == passage_hash(passage(patent.title, doc_body(patent.abstract, patent.claims)))
+        assert freshness.passages_to_encode(model) == []
+        vectors = model.passage_vectors_of([(patent.id, patent.title, doc_body(patent.abstract, patent.claims))],
+                                           freshness.stored_passages([patent.id]))
+        assert vectors[0] is not None and abs(float(vectors[0] @ vectors[0]) - 1.0) < 1e-3
+        # An edit makes the stored vector stale: the passage is encoded again.
+        patent.abstract = "一种全新的摘要，讲的是增氧。"
+        db.session.commit()
+        assert [pid for pid, _, _ in freshness.passages_to_encode(model)] == [patent.id]
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None
+        freshness.forget()
