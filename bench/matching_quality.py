@@ -120,12 +120,16 @@ def metrics(ranks: list[int | None]) -> dict:
             "mrr@10": round(sum(1 / (r + 1) for r in ranks if r is not None and r < 10) / n, 3)}
 
 
-def our_ranking(text: str, with_model: bool) -> list[int]:
-    from app.demands import matcher
+def our_ranking(text: str, system: str) -> list[tuple[int, float]]:
+    """(listing id, score) of the top 50, as GET /demands/<id>/matches ranks them: `trained` with the
+    model in place, `no_model` without one, `stale_model` with whatever model is in place, trusted or
+    not as the API would (freshness.serving_model)."""
+    from app.demands import freshness, matcher
     from app.demands.matching import Structured
 
-    model = matcher.current_model() if with_model else None
-    return [doc["id"] for _, _, doc in matcher.ranked_listings(text, Structured(), model)[:50]]
+    model = {"trained": matcher.current_model, "no_model": lambda: None,
+             "stale_model": freshness.serving_model}[system]()
+    return [(doc["id"], score) for score, _, doc in matcher.ranked_listings(text, Structured(), model)[:50]]
 
 
 def scale_spec(spec: str) -> tuple[str, float]:
@@ -154,12 +158,21 @@ def scale_weights(app, scales: list[tuple[str, float]]) -> dict:
     return weights.as_dict()
 
 
-def evaluate(app, demands: list[dict]) -> dict:
+def evaluate(app, demands: list[dict], record_numbers: dict[str, str], stale_dir: Path | None = None) -> dict:
+    """Each system's rank of each demand's patent, and the scores of every listing shown (top 50) with
+    whether it was the patent: the calibration of the scores on real demand texts."""
     import sqlalchemy as sa
 
+    from app.demands import freshness
+    from app.demands.matching import reliability
     from app.extensions import db
+    from app.indexing.indexer import backend
+    from app.indexing.service import PUBLISHED
     from app.patents.models import Listing, Patent
 
+    ranks: dict[str, list] = defaultdict(list)
+    scored: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    used, missing = [], []
     with app.app_context():
         rows = db.session.execute(sa.select(Listing.id, Patent.application_number, Patent.title, Patent.abstract)
                                   .join(Patent, Patent.id == Listing.patent_id).order_by(Listing.id)).all()
@@ -167,23 +180,118 @@ def evaluate(app, demands: list[dict]) -> dict:
         titles = [r.title for r in rows]
         abstracts = [r.abstract or "" for r in rows]
         by_number = {r.application_number: r.id for r in rows}
-        ranks: dict[str, list] = defaultdict(list)
-        used, missing = [], []
+        texts, targets = [], []
         for demand in demands:
-            target = by_number.get(demand["application_number"])
+            number = demand.get("application_number") or record_numbers.get(demand.get("record_id"))
+            target = by_number.get(number)
             if target is None:
-                missing.append(demand["application_number"])
+                missing.append(demand.get("application_number") or demand.get("record_id"))
                 continue
-            used.append(demand["application_number"])
-            text = f"{demand['title']}。{demand['description']}"
+            used.append(number)
+            texts.append(f"{demand['title']}。{demand['description']}")
+            targets.append(target)
+        systems = ["trained", "no_model"]
+        for text, target in zip(texts, targets, strict=True):
             rankings = bm25_rankings(keys, titles, abstracts, text)
-            rankings["engine_only"] = our_ranking(text, with_model=False)
-            rankings["matching"] = our_ranking(text, with_model=True)
+            rankings["engine_rank_text"] = [i for i, _ in backend().rank_text(text, PUBLISHED, 50)]
+            for system in systems:
+                ranked = our_ranking(text, system)
+                rankings[system] = [i for i, _ in ranked]
+                scored[system][0].extend(score for _, score in ranked)
+                scored[system][1].extend(1 if i == target else 0 for i, _ in ranked)
             for name, ranking in rankings.items():
                 ranks[name].append(ranking.index(target) if target in ranking else None)
-        return {"demands": len(used), "missing": missing,
-                "systems": {name: metrics(r) for name, r in ranks.items()},
-                "per_demand": {name: r for name, r in ranks.items()}}
+    if stale_dir is not None:  # the model `make run` trained on the demo data, left in place after an import
+        trained_dir = app.config["MATCHING_MODEL_DIR"]
+        app.config["MATCHING_MODEL_DIR"] = str(stale_dir)
+        try:
+            with app.app_context():
+                freshness.forget()
+                ranks["stale_freshness"] = freshness.state(freshness.current_model()).as_dict()
+                for text, target in zip(texts, targets, strict=True):
+                    ranked = [i for i, _ in our_ranking(text, "stale_model")]
+                    ranks["stale_model"].append(ranked.index(target) if target in ranked else None)
+        finally:
+            app.config["MATCHING_MODEL_DIR"] = trained_dir
+            freshness.forget()
+    stale_state = ranks.pop("stale_freshness", None)
+    return {"demands": len(used), "missing": missing, "stale_model": stale_state,
+            "systems": {name: metrics(r) for name, r in ranks.items()},
+            "calibration": {name: reliability(*pair) for name, pair in scored.items()},
+            "per_demand": {name: r for name, r in ranks.items()}}
+
+
+def default_calibration(app, count: int, seed: int = 20261203) -> dict:
+    """What a model-less match's text score means: pseudo-queries (a sentence of a patent's abstract
+    without its title's words, most words swapped for ones the trained model says are used alike, as
+    training makes them: the engine still holds the sentence itself) ranked as the API ranks without a
+    model; an isotonic fit of answer on score over the listings shown,
+    fitted on half the queries and judged on the other half, both ways, then fitted on all."""
+    import random
+
+    from app.demands import matcher, matching
+    from app.demands.cli import read_catalogue
+    from app.demands.matching import Structured, calibrated, fit_calibration, reliability
+    from app.demands.training import _paraphrase, _pseudo_queries
+
+    kept, matching.DEFAULT_CALIBRATION = matching.DEFAULT_CALIBRATION, None  # the raw scores are fitted
+    try:
+        with app.app_context():
+            docs = read_catalogue()[0]
+            listing_of = _listing_ids(docs)
+            model = matcher.current_model()  # only to paraphrase, as training does: a demand's own words
+            rng = random.Random(seed)
+            groups = []
+            for row, _, query in _pseudo_queries(docs, rng, count):
+                text = _paraphrase(model, query, rng).replace(" ", "")
+                ranked = matcher.ranked_listings(text, Structured(), None)[:50]
+                target = listing_of.get(docs[row].key)
+                groups.append([(score, 1 if doc["id"] == target else 0) for score, _, doc in ranked])
+    finally:
+        matching.DEFAULT_CALIBRATION = kept
+    halves = (groups[: len(groups) // 2], groups[len(groups) // 2:])
+    predicted, observed = [], []
+    for fit_on, judge in (halves, halves[::-1]):
+        table = fit_calibration([s for g in fit_on for s, _ in g], [y for g in fit_on for _, y in g])
+        predicted.extend(calibrated(s, table) for g in judge for s, _ in g)
+        observed.extend(y for g in judge for _, y in g)
+    every = [p for g in groups for p in g]
+    return {"queries": len(groups), "cross_fitted": reliability(predicted, observed),
+            "uncalibrated": reliability([s for s, _ in every], [y for _, y in every]),
+            "table": fit_calibration([s for s, _ in every], [y for _, y in every])}
+
+
+def _listing_ids(docs) -> dict[int, int]:
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.patents.models import Listing
+
+    return dict(db.session.execute(sa.select(Listing.patent_id, Listing.id)).all())
+
+
+def stale_model(work: Path) -> Path:
+    """The model `make run` leaves: trained on the demo catalogue (200 generated patents), in its own
+    scratch database; kept in `work` and reused."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.demands.cli import train_from_database
+    from app.demo.seed import seed_demo
+
+    directory = work / "stale-model"
+    if (directory / "model.json").exists():
+        return directory
+    demo = work / "demo"
+    demo.mkdir(parents=True, exist_ok=True)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{demo / 'demo.db'}",
+                      "SEARCH_PATH": str(demo / "search.sqlite3"), "MATCHING_MODEL_DIR": str(directory)})
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        train_from_database(directory, dimensions=160, pseudo_queries=PSEUDO_QUERIES,
+                            progress=lambda m: print(f"  demo model: {m}", flush=True))
+    return directory
 
 
 def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int) -> dict:
@@ -245,6 +353,12 @@ def main() -> int:
     parser.add_argument("--keep-model", action="store_true", help="use the model already in --work, if any")
     parser.add_argument("--scale", action="append", default=[], type=scale_spec, metavar="FEATURE=FACTOR",
                         help="multiply a fitted re-ranker weight, for this run only (how sensitive the ranking is)")
+    parser.add_argument("--stale", action="store_true",
+                        help="also rank with the demo-trained model left in place (what `make run` leaves)")
+    parser.add_argument("--calibrate", type=int, metavar="N",
+                        help="fit the trained model's calibration again on N pseudo-queries first")
+    parser.add_argument("--default-calibration", type=int, metavar="N",
+                        help="fit the model-less calibration (matching.DEFAULT_CALIBRATION) on N pseudo-queries")
     args = parser.parse_args()
     if not SHARED.exists():
         print(f"{SHARED} is absent: the matching-quality benchmark needs the shared records; skipped.")
@@ -279,9 +393,24 @@ def main() -> int:
                 report["train_seconds"] = round(time.perf_counter() - started, 1)
         if args.scale:
             report["scaled"] = scale_weights(app, args.scale)
-        report["quality"] = evaluate(app, demands)
+        if args.calibrate:
+            with app.app_context():
+                from app.demands.cli import read_catalogue
+                from app.demands.training import recalibrate
+
+                report["recalibrated"] = recalibrate(read_catalogue()[0], work / "matching-model",
+                                                     pseudo_queries=args.calibrate,
+                                                     progress=lambda m: print(f"  {m}", flush=True))
+        if args.default_calibration:
+            report["default_calibration"] = default_calibration(app, args.default_calibration)
+            print(json.dumps(report["default_calibration"], ensure_ascii=False))
+        numbers = json.loads((work / "record_numbers.json").read_text()) if (work / "record_numbers.json").exists() \
+            else {}
+        report["quality"] = evaluate(app, demands, numbers, stale_model(work) if args.stale else None)
         for name, m in report["quality"]["systems"].items():
             print(f"{name:<18} {m}")
+        for name, table in report["quality"]["calibration"].items():
+            print(f"calibration {name}: ece {table['ece']} over {table['samples']}")
     if args.latency_work:
         report["latency"] = latency(args.latency_work, demands, args.rounds, args.pseudo_queries)
         for key in ("matches_ms", "matches_cold_ms", "encode_demand_ms"):

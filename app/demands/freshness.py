@@ -11,7 +11,7 @@ passages describe another catalogue, and ranking with it is close to random. So:
 - the passages of patents the model has not seen (new or edited) are encoded by a background job and
   stored (PassageVector), so a match never encodes a listing inside the request.
 
-The counts come from the patents' created_at and updated_at against the model's training time; they
+The counts compare the patents' ids with the model's and their updated_at with its training time; they
 are kept a short while per process, since every match asks.
 """
 
@@ -77,19 +77,22 @@ def trained_at(model: TextModel) -> datetime:
 
 
 def measure(model: TextModel | None) -> Freshness:
-    """The counts, read now (one query)."""
+    """The counts, read now: which patents the model holds (by id), which changed since it was trained."""
     config = current_app.config
     if model is None:
         catalogue = db.session.scalar(sa.select(sa.func.count()).select_from(Patent)) or 0
         return Freshness(None, None, 0, catalogue, catalogue, 0, 0, 1.0, 0.0, False,
                          catalogue >= config["MATCHING_MIN_DOCUMENTS"])
     since = trained_at(model)
-    catalogue, new, changed = db.session.execute(sa.select(
-        sa.func.count(),
-        sa.func.count().filter(Patent.created_at > since),
-        sa.func.count().filter(Patent.created_at <= since, Patent.updated_at > since))).one()
+    rows = db.session.execute(sa.select(Patent.id, Patent.updated_at > since)).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    edited = np.fromiter((bool(r[1]) for r in rows), dtype=bool, count=len(rows))
+    known = np.isin(ids, np.asarray(model.doc_keys))
+    catalogue = len(ids)
+    new = int((~known).sum())
+    changed = int((known & edited).sum())
     documents = model.documents
-    removed = max(0, documents - (catalogue - new))
+    removed = max(0, documents - int(known.sum()))
     share = (new + changed + removed) / max(documents, 1)
     coverage = (catalogue - new) / catalogue if catalogue else 1.0
     return Freshness(model.version, since, documents, catalogue, new, changed, removed, round(share, 4),

@@ -34,6 +34,7 @@ from .freshness import serving_model
 from .loading import current_model, load_model, model_dir  # noqa: F401
 from .models import Demand
 from .ranking import prepare, rank, ranked_listings  # noqa: F401
+from .reverse import demand_index
 
 
 def strong_score() -> float:
@@ -77,25 +78,27 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0, inclu
     docs, _ = documents_for([listing_id])
     if not docs:
         return []
-    demands = db.session.scalars(sa.select(Demand).where(Demand.is_live).order_by(Demand.id)).all()
-    if not demands:
-        return []
     model = serving_model()
+    index = demand_index(model)
+    if not index.entries:
+        return []
     prepared = prepare(docs, model)
-    out = []
-    for demand in demands:
-        analysis = demand_analysis(demand, model)
-        if not analysis.weights and analysis.vector is None:
-            continue
-        score, reasons, _ = rank(analysis, model, structured(demand), prepared)[0]
-        explained = reasons["matched_terms"] or reasons["related_terms"] or analysis.vector is not None
+    text = prepared.texts[0]
+    found = []
+    for demand_id in index.candidates(set(text.title_words) | set(text.body_words), prepared.vectors[0],
+                                      prepared.passage_vectors[0]):
+        entry = index.entries[demand_id]
+        score, reasons, _ = rank(entry.analysis, model, entry.wanted, prepared)[0]
+        explained = reasons["matched_terms"] or reasons["related_terms"] or entry.analysis.vector is not None
         if (score >= floor if inclusive else score > floor) and explained:
-            out.append({"demand": demand, "score": score, "reasons": reasons})
+            found.append((score, demand_id, reasons))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    if limit is not None:
+        found = found[:limit]
+    demands = {d.id: d for d in db.session.scalars(sa.select(Demand).where(Demand.id.in_([i for _, i, _ in found])))}
     strong = strong_score()
-    for item in out:
-        item["strong_match"] = item["score"] >= strong
-    out.sort(key=lambda item: (-item["score"], item["demand"].id))
-    return out if limit is None else out[:limit]
+    return [{"demand": demands[demand_id], "score": score, "strong_match": score >= strong, "reasons": reasons}
+            for score, demand_id, reasons in found if demand_id in demands]
 
 
 def demands_to_notify(listing: Listing) -> list[dict]:

@@ -139,3 +139,25 @@ def test_new_listings_passages_are_encoded_in_the_background_not_in_the_match(cl
     finally:
         app.config["MATCHING_MODEL_DIR"] = None
         freshness.forget()
+
+
+def test_the_reverse_view_follows_new_edited_and_closed_demands(client, world, catalogue):  # noqa: F811
+    """The open demands' analyses are kept per process: every call sees what changed since the last."""
+    feeder = catalogue["一种自动投饵装置"]
+
+    def fitting():
+        response = client.get(f"/api/v1/listings/{feeder.id}/matching-demands?limit=50", headers=world.staff.headers)
+        assert response.status_code == 200, response.get_json()
+        return [item["demand"]["id"] for item in response.get_json()["items"]]
+
+    fish = factories.demand(world.enterprise.user, **PLAIN)
+    tunnel = factories.demand(world.enterprise.user, title="隧道掘进刀具磨损快",
+                              description="盾构施工中刀盘刀具磨损严重，希望降低换刀频率。")
+    assert fitting()[:1] == [fish.id] and tunnel.id not in fitting()
+    edited = client.patch(f"/api/v1/demands/{tunnel.id}", headers=world.enterprise.headers,
+                          json={"title": "鱼塘角落喂不到饲料", "description": "不规则鱼塘，希望饲料均匀撒到每个角落。"})
+    assert edited.status_code == 200, edited.get_json()
+    assert tunnel.id in fitting()
+    closed = client.post(f"/api/v1/demands/{fish.id}/close", headers=world.enterprise.headers)
+    assert closed.status_code in (200, 204), closed.get_json()
+    assert fish.id not in fitting()

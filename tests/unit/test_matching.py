@@ -185,3 +185,41 @@ def test_reasons_never_show_function_words_or_boilerplate():
     cand = m.CandidateText(["饲料", "和", "投喂", "的", "方法"], ["鱼塘", "技术"], [], None)
     weights = {"和": 9.0, "的": 8.0, "饲料": 2.0, "技术": 5.0, "鱼塘": 1.0}
     assert m.matched_terms(weights, cand, skip=frozenset({"技术", "方法"})) == ["饲料", "鱼塘"]
+
+
+# -- calibration ------------------------------------------------------------------------------------------
+
+
+def test_calibration_is_isotonic_and_reads_as_a_rate():
+    import random
+
+    rng = random.Random(3)
+    # Answers become likelier with the score: P(answer | s) = s^2.
+    scores = [rng.random() for _ in range(20000)]
+    answers = [1 if rng.random() < s * s else 0 for s in scores]
+    table = m.fit_calibration(scores, answers)
+    assert len(table["x"]) <= 24 and table["x"] == sorted(table["x"]) and table["y"] == sorted(table["y"])
+    for s in (0.1, 0.3, 0.5, 0.7, 0.9):
+        assert abs(m.calibrated(s, table) - s * s) < 0.06
+    assert m.calibrated(-1.0, table) == table["y"][0] and m.calibrated(2.0, table) == table["y"][-1]
+    report = m.reliability([m.calibrated(s, table) for s in scores], answers)
+    assert report["ece"] < 0.02 and sum(b["count"] for b in report["bins"]) == len(scores)
+    raw = m.reliability(scores, answers)  # the raw scores overstate: s is not s^2
+    assert raw["ece"] > 0.1
+
+
+def test_calibration_never_reverses_the_order_and_keeps_the_base_rate():
+    scores, answers = [0.2, 0.9, 0.5, 0.7] * 50, [0, 0, 1, 0] * 50  # a higher score is not a likelier answer
+    table = m.fit_calibration(scores, answers)
+    assert table["y"] == sorted(table["y"])
+    assert table["y"][0] == 0.0 and abs(table["y"][-1] - 1 / 3) < 1e-6  # 0.5, 0.7, 0.9 pooled: one answer in three
+    assert m.calibrated(0.9, table) == m.calibrated(0.7, table)  # tied where the data would reverse them
+    assert m.calibrated(0.8, None) == 0.8  # no table: the score as it is
+    assert m.fit_calibration([], []) == {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+
+
+def test_reliability_bins_and_expected_calibration_error():
+    report = m.reliability([0.05, 0.05, 0.95, 0.95], [0, 1, 1, 1])
+    assert report["bins"][0] == {"bin": "0.0-0.1", "count": 2, "predicted": 0.05, "observed": 0.5}
+    assert report["bins"][-1]["count"] == 2 and report["bins"][-1]["observed"] == 1.0
+    assert report["ece"] == round(0.5 * 0.45 + 0.5 * 0.05, 4)
