@@ -41,9 +41,10 @@ class Config:
     MATCHING_MIN_COVERAGE = float(os.environ.get("MATCHING_MIN_COVERAGE") or 0.8)
     MATCHING_RETRAIN_SHARE = float(os.environ.get("MATCHING_RETRAIN_SHARE") or 0.10)
     MATCHING_MIN_DOCUMENTS = 20  # fewer patents teach a model nothing
-    # A match's score is the estimated probability that the listing answers the demand; from this one on
-    # it is a strong match (`strong_match`), and its enterprise is notified of a new listing.
-    MATCHING_STRONG_SCORE = float(os.environ.get("MATCHING_STRONG_SCORE") or 0.3)
+    # A match's score is the estimated probability that the listing is the one the demand needs (other
+    # fitting listings count against it, so it is modest: one candidate in a hundred is the answer). From
+    # this score on, ten times that rate, a match is strong (`strong_match`) and notifies its enterprise.
+    MATCHING_STRONG_SCORE = float(os.environ.get("MATCHING_STRONG_SCORE") or 0.1)
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Abuse limits (flask-limiter syntax), counted per client address in memory, or in Redis when
     # REDIS_URL is set (shared by every worker and host).

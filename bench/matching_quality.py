@@ -199,6 +199,8 @@ def evaluate(app, demands: list[dict], record_numbers: dict[str, str], stale_dir
                 rankings[system] = [i for i, _ in ranked]
                 scored[system][0].extend(score for _, score in ranked)
                 scored[system][1].extend(1 if i == target else 0 for i, _ in ranked)
+                scored[f"{system}_top10"][0].extend(score for _, score in ranked[:10])
+                scored[f"{system}_top10"][1].extend(1 if i == target else 0 for i, _ in ranked[:10])
             for name, ranking in rankings.items():
                 ranks[name].append(ranking.index(target) if target in ranking else None)
     if stale_dir is not None:  # the model `make run` trained on the demo data, left in place after an import
@@ -294,25 +296,33 @@ def stale_model(work: Path) -> Path:
     return directory
 
 
-def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int) -> dict:
+def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int, model_dir: Path | None = None,
+            reverse: int = 0) -> dict:
+    """Matches timed on a catalogue left by bench.search. With `model_dir`, that model is used as it is
+    (a stale one: the API then keeps the engine's ranking), else one is trained on the catalogue (or
+    the one trained before is reused). With `reverse`, that many open demands are posted and the
+    reverse view (the listing's fitting demands) is timed too."""
     from app import create_app
-    from app.demands import matcher
+    from app.demands import freshness, matcher
     from app.demands.cli import train_from_database
     from app.demands.models import Demand
 
-    model_dir = work / "matching-model"
+    trained_dir = work / "matching-model"
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'bench.db'}",
-                      "SEARCH_PATH": str(work / "search.sqlite3"), "MATCHING_MODEL_DIR": str(model_dir)})
+                      "SEARCH_PATH": str(work / "search.sqlite3"),
+                      "MATCHING_MODEL_DIR": str(model_dir or trained_dir)})
     out: dict = {"work": str(work)}
     with app.app_context():
-        if matcher.current_model() is None:
+        if model_dir is None and matcher.current_model() is None:
             started = time.perf_counter()
-            out["train"] = train_from_database(model_dir, dimensions=160, pseudo_queries=pseudo_queries,
+            out["train"] = train_from_database(trained_dir, dimensions=160, pseudo_queries=pseudo_queries,
                                                progress=lambda m: print(f"  {m}", flush=True))
             out["train_seconds"] = round(time.perf_counter() - started, 1)
         model = matcher.current_model()
         out["model"] = model.version
         out["documents"] = model.meta["documents"]
+        out["freshness"] = freshness.state(model).as_dict()
+        print("freshness", out["freshness"], flush=True)
         samples, cold, encode = [], [], []
         for d in demands[:5]:  # warm-up: page cache, jieba dictionary, numpy, the encoder
             matcher.matches_for_demand(Demand(id=0, title=d["title"], description=d["description"]), 20)
@@ -328,17 +338,69 @@ def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int) -
         for _ in range(rounds):
             for demand in stored:
                 started = time.perf_counter()
-                matcher.matches_for_demand(demand, 20)
+                body = matcher.matches_for_demand(demand, 20)
                 samples.append((time.perf_counter() - started) * 1000)
             for d in demands:
                 demand = Demand(id=0, title=d["title"], description=d["description"], modes=[], ipc_hints=[])
                 started = time.perf_counter()
                 matcher.matches_for_demand(demand, 20)
                 cold.append((time.perf_counter() - started) * 1000)
+        out["ranked_by"] = body["ranked_by"]
         out["matches_ms"] = percentiles(samples)
         out["matches_cold_ms"] = percentiles(cold)
         out["encode_demand_ms"] = percentiles(encode)
+        if reverse:
+            out["reverse"] = reverse_latency(demands, reverse, rounds)
     return out
+
+
+def reverse_latency(demands: list[dict], count: int, rounds: int, seed: int = 5) -> dict:
+    """`count` open demands posted (the benchmark's texts, each with its stored encoder vector, repeated
+    with other budgets, modes and regions: the vectors are encoded once per text), then the reverse view
+    of 100 random listings timed, after a first call that builds the process's index."""
+    import random
+
+    import sqlalchemy as sa
+
+    from app.auth.models import Organization, User
+    from app.demands import encoder, matcher
+    from app.demands.models import Demand
+    from app.extensions import db
+    from app.patents.models import Listing
+
+    rng = random.Random(seed)
+    existing = db.session.scalar(sa.select(sa.func.count()).select_from(Demand).where(Demand.is_live)) or 0
+    if existing < count:
+        org = Organization(name="基准测试企业", kind="enterprise", region="上海")
+        db.session.add(org)
+        db.session.flush()
+        user = User(email="bench-enterprise@example.com", name="基准", role="enterprise", organization_id=org.id,
+                    password_hash="x")
+        db.session.add(user)
+        db.session.flush()
+        vectors = encoder.queries([f"{d['title']}。{d['description']}" for d in demands])
+        rows = []
+        for i in range(count - existing):
+            d = demands[i % len(demands)]
+            rows.append({"organization_id": org.id, "created_by_user_id": user.id, "title": d["title"],
+                         "description": d["description"], "fields": [], "ipc_hints": [],
+                         "modes": rng.sample(["assignment", "nonexclusive_license", "exclusive_license"], 1),
+                         "budget_max_fen": rng.choice([None, 10_000_000, 50_000_000, 300_000_000]),
+                         "region": rng.choice([None, "上海", "浙江", "江苏"]), "status": "open",
+                         "text_vector": encoder.to_bytes(vectors[i % len(demands)]), "text_encoder": encoder.NAME})
+        db.session.execute(sa.insert(Demand), rows)
+        db.session.commit()
+    listing_ids = list(db.session.scalars(sa.select(Listing.id).where(Listing.status == "listed")))
+    started = time.perf_counter()
+    matcher._score_demands(listing_ids[0], 20)
+    build_ms = (time.perf_counter() - started) * 1000
+    samples = []
+    for _ in range(rounds):
+        for listing_id in rng.sample(listing_ids, 100):
+            started = time.perf_counter()
+            matcher._score_demands(listing_id, 20)
+            samples.append((time.perf_counter() - started) * 1000)
+    return {"open_demands": count, "first_call_ms": round(build_ms, 1), "ms": percentiles(samples)}
 
 
 def main() -> int:
@@ -359,6 +421,9 @@ def main() -> int:
                         help="fit the trained model's calibration again on N pseudo-queries first")
     parser.add_argument("--default-calibration", type=int, metavar="N",
                         help="fit the model-less calibration (matching.DEFAULT_CALIBRATION) on N pseudo-queries")
+    parser.add_argument("--model-dir", type=Path, help="latency: use this model as it is (e.g. a stale one)")
+    parser.add_argument("--reverse", type=int, default=0, metavar="N",
+                        help="latency: also time the reverse view with N open demands")
     args = parser.parse_args()
     if not SHARED.exists():
         print(f"{SHARED} is absent: the matching-quality benchmark needs the shared records; skipped.")
@@ -412,10 +477,11 @@ def main() -> int:
         for name, table in report["quality"]["calibration"].items():
             print(f"calibration {name}: ece {table['ece']} over {table['samples']}")
     if args.latency_work:
-        report["latency"] = latency(args.latency_work, demands, args.rounds, args.pseudo_queries)
-        for key in ("matches_ms", "matches_cold_ms", "encode_demand_ms"):
-            print(key, report["latency"][key])
-    suffix = "" if args.demands == DEMANDS else f"-{args.demands.stem}"
+        report["latency"] = latency(args.latency_work, demands, args.rounds, args.pseudo_queries,
+                                    model_dir=args.model_dir, reverse=args.reverse)
+        for key in ("ranked_by", "matches_ms", "matches_cold_ms", "encode_demand_ms", "reverse"):
+            print(key, report["latency"].get(key))
+    suffix = ("" if args.demands == DEMANDS else f"-{args.demands.stem}") + ("-latency" if args.skip_quality else "")
     out = ROOT / "bench" / "results" / f"matching-quality{suffix}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))

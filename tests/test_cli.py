@@ -1,3 +1,5 @@
+import json
+
 import sqlalchemy as sa
 
 from app.auth.models import User
@@ -91,6 +93,11 @@ def test_matching_train_status_and_if_missing(app, session, tmp_path):
         assert (tmp_path / "model" / "model.json").exists() and "written to" in trained.output
         status = runner.invoke(args=["matching", "status"])
         assert '"documents": 60' in status.output
+        shown = json.loads(status.output)
+        assert shown["freshness"]["coverage"] == 1.0 and shown["freshness"]["serving"] is True
+        assert shown["freshness"]["age_seconds"] >= 0 and shown["model"]["calibration"]["ece"] >= 0
+        calibrated = runner.invoke(args=["matching", "calibrate", "--pseudo-queries", "30"])
+        assert calibrated.exit_code == 0 and '"cross_fitted"' in calibrated.output, calibrated.output
         skipped = runner.invoke(args=["matching", "train", "--if-missing"])
         assert skipped.exit_code == 0 and "not retrained" in skipped.output
     finally:

@@ -389,9 +389,19 @@ def matched_terms(query_weights: dict[str, float], candidate: CandidateText, lim
 
 # Without a model the text score comes from the default weights, which are no probability: this table
 # (isotonic, text score -> how often such a listing was the patent a pseudo-query was taken from) makes
-# it one. Fitted on held-out pseudo-queries of the 15,556 real records by `bench.matching_quality
-# --calibrate-defaults` (docs/benchmarks.md); a trained model carries its own table.
-DEFAULT_CALIBRATION = {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+# it one. Fitted on 1,000 pseudo-queries of the 15,556 real records, ranked as without a model, by
+# `python -m bench.matching_quality --work /tmp/mq --keep-model --default-calibration 1000`
+# (docs/benchmarks.md); a trained model carries its own table.
+DEFAULT_CALIBRATION = {
+    "x": [
+        0.018, 0.025419, 0.037904, 0.055919, 0.066412, 0.075293, 0.078718, 0.082753, 0.088933, 0.093801, 0.10444,
+        0.115518, 0.119573, 0.123986, 0.140664, 0.155904, 0.169747, 0.18799, 0.197233, 0.223774, 0.256382, 0.446969
+    ],
+    "y": [
+        0.0, 0.001622, 0.003268, 0.005155, 0.006512, 0.011304, 0.011667, 0.012143, 0.012174, 0.015, 0.018113, 0.025,
+        0.027273, 0.0425, 0.047429, 0.06, 0.065, 0.074286, 0.084, 0.095556, 0.1, 0.138125
+    ],
+}
 
 
 def calibrated(score: float, table: dict | None) -> float:
@@ -409,21 +419,26 @@ def calibrated(score: float, table: dict | None) -> float:
     return ys[-1]
 
 
-def fit_calibration(scores: list[float], answers: list[int], knots: int = 24) -> dict:
+def fit_calibration(scores: list[float], answers: list[int], knots: int = 24, min_count: int = 50) -> dict:
     """Isotonic regression (pool adjacent violators) of answer on score, reduced to at most `knots`
-    points: the more a score, the likelier an answer, never the reverse."""
+    points: the more a score, the likelier an answer, never the reverse. Scores are first pooled in
+    runs of `min_count`, so that a handful of high scores (rare: one answer among dozens of candidates)
+    cannot make a knot of their own."""
     pairs = sorted(zip(scores, answers, strict=True))
-    blocks: list[list[float]] = []  # [sum of answers, count, lowest score, highest score]
-    for score, answer in pairs:
-        blocks.append([float(answer), 1.0, score, score])
+    if not pairs:
+        return {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+    runs = [pairs[i:i + min_count] for i in range(0, len(pairs), min_count)]
+    if len(runs) > 1 and len(runs[-1]) < min_count:
+        runs[-2].extend(runs.pop())
+    blocks: list[list[float]] = []  # [sum of answers, count, sum of scores]
+    for run in runs:
+        blocks.append([float(sum(a for _, a in run)), float(len(run)), float(sum(s for s, _ in run))])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
-            total, count, _, high = blocks.pop()
+            total, count, score_sum = blocks.pop()
             blocks[-1][0] += total
             blocks[-1][1] += count
-            blocks[-1][3] = high
-    if not blocks:
-        return {"x": [0.0, 1.0], "y": [0.0, 1.0]}
-    xs = [(b[2] + b[3]) / 2 for b in blocks]
+            blocks[-1][2] += score_sum
+    xs = [b[2] / b[1] for b in blocks]  # each block at its mean score
     ys = [b[0] / b[1] for b in blocks]
     if len(xs) > knots:  # keep the knots evenly spread over the samples, and both ends
         weights = [b[1] for b in blocks]

@@ -154,8 +154,9 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
     on = clock.today()
     out = []
     ceiling = 1.0
-    for doc, candidate, f in zip(prepared.docs, candidates, features, strict=True):
-        text = matching.calibrated(matching.text_score(f, weights), table)
+    for position, (doc, candidate, f) in enumerate(zip(prepared.docs, candidates, features, strict=True)):
+        raw = matching.text_score(f, weights)
+        text = matching.calibrated(raw, table)
         if keep_order:
             text = ceiling = min(text, ceiling)
         expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
@@ -165,9 +166,18 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
         shared = matching.shared_ipc(wanted.ipc_hints, analysis.ipc, offer.ipc_codes)
         fit, reasons = matching.structured_fit(wanted, offer, shared)
         reasons.update({"shared_ipc": shared, "text_similarity": round(text, 4)})
-        out.append((matching.combine(text, fit), reasons, doc, candidate))
-    out.sort(key=lambda item: (-item[0], item[2]["id"]))
-    for i, (_, reasons, _, candidate) in enumerate(out):
+        # In the engine's order only what the demand asks (budget, mode, region, IPC) moves a listing.
+        # Ranked by the raw score (calibration flattens where answers are as rare); in the engine's order
+        # only what the demand asks (budget, mode, region, IPC) moves a listing.
+        order = ((-matching.structured_fit(wanted, replace(offer, remaining_years=None), shared)[0], position)
+                 if keep_order else (-matching.combine(raw, fit), doc["id"]))
+        out.append((matching.combine(text, fit), reasons, doc, candidate, order))
+    out.sort(key=lambda item: item[4])
+    ceiling = 1.0
+    for i, item in enumerate(out):  # a score is never above the one before it
+        ceiling = min(ceiling, item[0])
+        out[i] = (ceiling, *item[1:])
+    for i, (_, reasons, _, candidate, _) in enumerate(out):
         explained = explain is None or i < explain
         quiet = DEMAND_BOILERPLATE
         reasons["matched_terms"] = matching.matched_terms(analysis.weights, candidate, skip=quiet) if explained else []

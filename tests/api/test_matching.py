@@ -170,7 +170,8 @@ def test_a_newly_listed_listing_notifies_the_enterprise_whose_demand_it_fits(cli
     inbox = client.get("/api/v1/notifications", headers=world.enterprise.headers).get_json()
     found = [n for n in inbox["items"] if n["kind"] == "demand_match"]
     assert [n["data"]["listing_id"] for n in found] == [fitting.id]
-    assert found[0]["data"]["demand_id"] == demand.id and found[0]["data"]["score"] >= 0.5
+    strong = client.application.config["MATCHING_STRONG_SCORE"]
+    assert found[0]["data"]["demand_id"] == demand.id and found[0]["data"]["score"] >= strong
     # Listed again after a negotiation: the same news is not sent twice.
     from app.auth.models import SYSTEM
     from app.demands.matcher import notify_matching_demands
