@@ -374,7 +374,7 @@ def reverse_latency(demands: list[dict], count: int, rounds: int, seed: int = 5)
         org = Organization(name="基准测试企业", kind="enterprise", region="上海")
         db.session.add(org)
         db.session.flush()
-        user = User(email="bench-enterprise@example.com", name="基准", role="enterprise", organization_id=org.id,
+        user = User(email="bench-enterprise@example.com", role="enterprise", organization_id=org.id,
                     password_hash="x")
         db.session.add(user)
         db.session.flush()

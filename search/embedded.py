@@ -44,12 +44,14 @@ MATCH_TERMS = 24
 # cjk analyzer ranks a free text. FTS5 chooses RANK_POOL candidates per field (the best of two fields is
 # in the top of one of them) by the text's RANK_QUERY_TOKENS heaviest tokens (those in more than
 # RANK_COMMON_SHARE of the documents, and more than RANK_POOL, rank little and cost most); each
-# candidate is then scored exactly, with every token of the text. On the 64 demands of the matching
-# benchmark (15,556 patents) its top 10 is the exact ranking's, its top 50 differs in ties.
+# candidate is then scored exactly, with every token of the text. On the benchmark's demand sets
+# (15,556 patents) its top 10 holds 92% of the exact ranking's, and it finds each set's patents at least
+# as well (docs/benchmarks.md); a pool that matched the exact ranking (500 per field, 60 tokens, 10%)
+# cost twice as much at 100,000 listings.
 RANK_K1, RANK_B, RANK_TITLE_BOOST = 1.2, 0.75, 2.0
-RANK_POOL = 500  # per field
-RANK_QUERY_TOKENS = 60
-RANK_COMMON_SHARE = 0.1
+RANK_POOL = 300  # per field
+RANK_QUERY_TOKENS = 30
+RANK_COMMON_SHARE = 0.05
 RANK_STATS_SECONDS = 600  # the average field lengths, from a sample, are worked out again this often
 RANK_STATS_SAMPLE = 2000
 # Row layout of the search read: id, rank, listed_at, price_fen, expires_on, then the facet columns.
@@ -330,6 +332,7 @@ class EmbeddedBackend:
         n, avg_title, avg_abstract = self._field_stats(conn, g)
         if not n:
             return []
+        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{g} USING fts5vocab(main, fts_{g}, 'col')")
         df = {t: self._token_df(conn, g, t) for t in counts}
         idf = {t: (_idf(n, title), _idf(n, abstract)) for t, (title, abstract) in df.items()}
         present = [t for t in counts if max(df[t]) > 0]
@@ -353,22 +356,22 @@ class EmbeddedBackend:
         except sqlite3.OperationalError as exc:
             raise SearchUnavailable(f"embedded search failed: {exc}") from exc
         scored = []
+        title_idf = {t: v[0] for t, v in idf.items()}
+        abstract_idf = {t: v[1] for t, v in idf.items()}
         for doc_id, title, abstract in rows:
             # The stored title also holds whole words (index_text(words=True)); the analyzer has none.
             title_tokens = [t for t in (title or "").split() if not (len(t) > 2 and analysis.is_cjk(t))]
             abstract_tokens = (abstract or "").split()
             best = max(RANK_TITLE_BOOST * _bm25_field(counts, Counter(title_tokens), len(title_tokens), avg_title,
-                                                      {t: v[0] for t, v in idf.items()}),
-                       _bm25_field(counts, Counter(abstract_tokens), len(abstract_tokens), avg_abstract,
-                                   {t: v[1] for t, v in idf.items()}))
+                                                      title_idf),
+                       _bm25_field(counts, Counter(abstract_tokens), len(abstract_tokens), avg_abstract, abstract_idf))
             if best > 0:
                 scored.append((doc_id, round(best, 6)))
         scored.sort(key=lambda item: (-item[1], item[0]))
         return scored[:size]
 
     def _token_df(self, conn: sqlite3.Connection, g: int, token: str) -> tuple[int, int]:
-        """How many documents hold the token in their title, and in their abstract."""
-        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{g} USING fts5vocab(main, fts_{g}, 'col')")
+        """How many documents hold the token in their title, and in their abstract (temp.vocab_{g} exists)."""
         found = dict(conn.execute(f"SELECT col, doc FROM temp.vocab_{g} WHERE term = ?", (token,)).fetchall())
         return int(found.get("title", 0)), int(found.get("abstract", 0))
 
@@ -580,10 +583,9 @@ def _bm25_field(query: Counter, tf: Counter, length: int, avg: float, idf: dict[
     """One field's BM25 for a `match` query: one clause per query token, repeats included."""
     norm = RANK_K1 * (1 - RANK_B + RANK_B * length / avg)
     score = 0.0
-    for token, repeats in query.items():
-        f = tf.get(token, 0)
-        if f:
-            score += repeats * idf[token] * f * (RANK_K1 + 1) / (f + norm)
+    for token in tf.keys() & query.keys():
+        f = tf[token]
+        score += query[token] * idf[token] * f * (RANK_K1 + 1) / (f + norm)
     return score
 
 
