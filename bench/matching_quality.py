@@ -297,7 +297,7 @@ def stale_model(work: Path) -> Path:
 
 
 def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int, model_dir: Path | None = None,
-            reverse: int = 0) -> dict:
+            reverse: int = 0, during_retrain: bool = False) -> dict:
     """Matches timed on a catalogue left by bench.search. With `model_dir`, that model is used as it is
     (a stale one: the API then keeps the engine's ranking), else one is trained on the catalogue (or
     the one trained before is reused). With `reverse`, that many open demands are posted and the
@@ -351,7 +351,40 @@ def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int, m
         out["encode_demand_ms"] = percentiles(encode)
         if reverse:
             out["reverse"] = reverse_latency(demands, reverse, rounds)
+        if during_retrain:
+            out["during_retrain"] = latency_during_retrain(app, work, stored, rounds)
     return out
+
+
+def latency_during_retrain(app, work: Path, stored: list, rounds: int) -> dict:
+    """The same matches while the retrain job's training runs (train_in_background: a child process at
+    a lower priority, encoding and fitting on both cores), into a scratch directory."""
+    import threading
+
+    from app.demands import matcher
+    from app.demands.cli import train_in_background
+
+    steps: list = []
+
+    def retrain():
+        with app.app_context():
+            try:
+                train_in_background(work / "retrain-scratch", progress=lambda done, total: steps.append(done))
+            except Exception as exc:  # noqa: BLE001 - reported in the figures
+                steps.append(repr(exc))
+
+    thread = threading.Thread(target=retrain, daemon=True)
+    thread.start()
+    while not steps and thread.is_alive():  # until the child has started training
+        time.sleep(0.5)
+    samples = []
+    for _ in range(rounds):
+        for demand in stored:
+            started = time.perf_counter()
+            matcher.matches_for_demand(demand, 20)
+            samples.append((time.perf_counter() - started) * 1000)
+    return {"training_still_running": thread.is_alive(), "training_steps_seen": len(steps),
+            "matches_ms": percentiles(samples)}
 
 
 def reverse_latency(demands: list[dict], count: int, rounds: int, seed: int = 5) -> dict:
@@ -421,6 +454,8 @@ def main() -> int:
                         help="fit the trained model's calibration again on N pseudo-queries first")
     parser.add_argument("--default-calibration", type=int, metavar="N",
                         help="fit the model-less calibration (matching.DEFAULT_CALIBRATION) on N pseudo-queries")
+    parser.add_argument("--during-retrain", action="store_true",
+                        help="latency: also time the matches while a retrain runs as the job runs it")
     parser.add_argument("--model-dir", type=Path, help="latency: use this model as it is (e.g. a stale one)")
     parser.add_argument("--reverse", type=int, default=0, metavar="N",
                         help="latency: also time the reverse view with N open demands")
@@ -478,8 +513,9 @@ def main() -> int:
             print(f"calibration {name}: ece {table['ece']} over {table['samples']}")
     if args.latency_work:
         report["latency"] = latency(args.latency_work, demands, args.rounds, args.pseudo_queries,
-                                    model_dir=args.model_dir, reverse=args.reverse)
-        for key in ("ranked_by", "matches_ms", "matches_cold_ms", "encode_demand_ms", "reverse"):
+                                    model_dir=args.model_dir, reverse=args.reverse,
+                                    during_retrain=args.during_retrain)
+        for key in ("ranked_by", "matches_ms", "matches_cold_ms", "encode_demand_ms", "reverse", "during_retrain"):
             print(key, report["latency"].get(key))
     suffix = ("" if args.demands == DEMANDS else f"-{args.demands.stem}") + ("-latency" if args.skip_quality else "")
     out = ROOT / "bench" / "results" / f"matching-quality{suffix}.json"
