@@ -88,12 +88,16 @@ def train_in_background(directory: Path, *, progress, dimensions: int = 160,
                                                        read_at, niceness, messages), daemon=True)
     child.start()
     done, summary = 0, None
+    beat = time.monotonic()
     while True:
         try:
             kind, value = messages.get(timeout=5)
         except Exception:  # noqa: BLE001 - queue.Empty: check the child is still alive
             if not child.is_alive():
                 break
+            if time.monotonic() - beat > 60:  # a long stage says nothing for many minutes: keep the claim
+                beat = time.monotonic()
+                progress(done, TRAIN_STEPS)
             continue
         if kind == "stage":
             done = min(done + 1, TRAIN_STEPS - 1)
