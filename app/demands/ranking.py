@@ -135,8 +135,8 @@ def prepare(docs: list[dict], model: TextModel | None) -> Prepared:
 def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structured, prepared: Prepared,
          explain: int | None = None, keep_order: bool = False):
     """(score, reasons, doc) best first; which words matched is worked out for the first `explain`.
-    With `keep_order` the prepared documents are already ranked (the engine's order): each text score
-    is capped by the one above it, so that only the structured fit can move a listing up."""
+    With `keep_order` the prepared documents are already ranked (the engine's order), which only what
+    the demand asks may change. Scores never rise down the list."""
     if not prepared.docs:
         return []
     # Per demand: the cosine and the soft matches (fresh dicts; the prepared texts are shared).
@@ -157,12 +157,9 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
     table = model.calibration if model else matching.DEFAULT_CALIBRATION
     on = clock.today()
     out = []
-    ceiling = 1.0
     for position, (doc, candidate, f) in enumerate(zip(prepared.docs, candidates, features, strict=True)):
         raw = matching.text_score(f, weights)
         text = matching.calibrated(raw, table)
-        if keep_order:
-            text = ceiling = min(text, ceiling)
         expires = date.fromisoformat(doc["expires_on"]) if doc.get("expires_on") else None
         offer = matching.Offer(mode=doc["mode"], price_fen=doc.get("price_fen"), ipc_codes=doc.get("ipc_codes") or [],
                                regions=prepared.regions[doc["id"]],
@@ -170,7 +167,6 @@ def rank(analysis: Analysis, model: TextModel | None, wanted: matching.Structure
         shared = matching.shared_ipc(wanted.ipc_hints, analysis.ipc, offer.ipc_codes)
         fit, reasons = matching.structured_fit(wanted, offer, shared)
         reasons.update({"shared_ipc": shared, "text_similarity": round(text, 4)})
-        # In the engine's order only what the demand asks (budget, mode, region, IPC) moves a listing.
         # Ranked by the raw score (calibration flattens where answers are as rare); in the engine's order
         # only what the demand asks (budget, mode, region, IPC) moves a listing.
         order = ((-matching.structured_fit(wanted, replace(offer, remaining_years=None), shared)[0], position)
