@@ -9,10 +9,12 @@ from app.demands.cli import train_from_database
 from app.demands.models import PassageVector
 from app.demands.text import passage, passage_hash
 from app.extensions import db
+from app.imports.models import ImportJob
 from app.indexing.indexer import backend, drain
 from app.indexing.service import PUBLISHED
 from app.jobs import run_due
 from app.jobs.models import Job
+from app.patents.numbers import check_character
 
 from .. import factories
 from .test_matching import CATALOGUE, DEMAND, catalogue, matches  # noqa: F401 - the fixture
@@ -161,3 +163,27 @@ def test_the_reverse_view_follows_new_edited_and_closed_demands(client, world, c
     closed = client.post(f"/api/v1/demands/{fish.id}/close", headers=world.enterprise.headers)
     assert closed.status_code in (200, 204), closed.get_json()
     assert fish.id not in fitting()
+
+
+def test_an_import_schedules_the_encoding_of_its_passages_and_a_retrain(app, world, catalogue, tmp_path):  # noqa: F811
+    model_dir = tmp_path / "model"
+    train_from_database(model_dir, dimensions=16, pseudo_queries=60)
+    app.config["MATCHING_MODEL_DIR"] = str(model_dir)
+    try:
+        records = [{"app_number": f"2021100{i:05d}", "title": f"一种导入的储能电池管理装置{i}",
+                    "abstract": "电池簇的均衡管理。", "ipc": ["H02J 7/00"]} for i in range(len(CATALOGUE))]
+        for record in records:  # valid application numbers: the check character of each
+            record["app_number"] += "." + check_character(record["app_number"])
+        job = factories.import_job(world.staff.user, records, owner_organization_id=world.uni.org.id,
+                                   list_mode="assignment", publish=True)
+        run_due(kinds=["imports.run"])
+        assert db.session.get(ImportJob, job.id).listed == len(CATALOGUE)
+        kinds = {j.kind for j in db.session.scalars(sa.select(Job).where(Job.status == "queued"))}
+        assert {"matching.encode_passages", "matching.check"} <= kinds
+        run_due(kinds=["matching.check"])
+        assert db.session.scalars(sa.select(Job).where(Job.kind == "matching.train")).one().status == "queued"
+        run_due(kinds=["matching.encode_passages"])
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PassageVector)) == len(CATALOGUE)
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None
+        freshness.forget()
