@@ -23,7 +23,9 @@ def main() -> int:
     api = [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"0.0.0.0:{port}",
            "--workers", workers, "wsgi:app"]
     worker = [str(BIN / "flask"), "--app", "wsgi.py", "worker"]
-    children = [subprocess.Popen(api), subprocess.Popen(worker)]
+    # Below the API's priority: an import's encoding or a retrain must not take the cores from requests.
+    niceness = int(os.environ.get("WORKER_NICENESS", "5"))
+    children = [subprocess.Popen(api), subprocess.Popen(worker, preexec_fn=lambda: os.nice(niceness))]
 
     def stop(*_args):
         for child in children:
