@@ -137,3 +137,17 @@ def test_each_schedule_is_queued_once_whatever_the_number_of_workers(session):
 def test_an_unknown_kind_cannot_be_queued(session):
     with pytest.raises(LookupError):
         enqueue("no.such.kind")
+
+
+def test_a_worker_can_leave_long_kinds_to_another(session):
+    """make run starts one worker for everything but the retrain, and one for the retrain."""
+    from app.jobs.worker import Worker
+
+    enqueue("test.record", {"n": 1})
+    enqueue("test.flaky", {"succeed_on": 1})
+    session.commit()
+    general = claim(5, skip_kinds=["test.flaky"])
+    assert [session.get(Job, i).kind for i in general] == ["test.record"]
+    assert claim(5, skip_kinds=["test.flaky"], kinds=["test.record", "test.flaky"]) == []
+    assert [session.get(Job, i).kind for i in claim(5, kinds=["test.flaky"])] == ["test.flaky"]
+    assert Worker(skip_kinds=["matching.train"]).skip_kinds == ["matching.train"]

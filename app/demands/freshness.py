@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 STATE_SECONDS = 30  # how long a process trusts its counts
 ENCODE_BATCH = 64
+ENCODE_PER_RUN = 256  # ~15 s of encoding: the job then makes way for the others
 _cache: dict = {}
 _cache_lock = threading.Lock()
 
@@ -173,18 +174,21 @@ def passages_to_encode(model: TextModel | None, limit: int | None = None) -> lis
 
 @job("matching.encode_passages", coalesce=True, lease_seconds=900, schedule=Every(600))
 def encode_passages(payload: dict, ctx) -> None:
-    """Encode, in batches, the passages matching would otherwise lack (new and edited listings)."""
-    encode_passages_now(ctx.progress)
+    """Encode, in batches, the passages matching would otherwise lack (new and edited listings): at most
+    ENCODE_PER_RUN per run, then the job queues itself again behind what else is due (indexing,
+    notifications), so that a large import's passages never hold up the worker for long."""
+    if encode_passages_now(ctx.progress) == ENCODE_PER_RUN:
+        enqueue("matching.encode_passages", {}, dedupe_key="matching.encode_passages")
 
 
-def encode_passages_now(progress=None) -> int:
-    """Without a model nothing is encoded: the vectors serve a model's matches, and training encodes
-    (or reuses) every passage anyway."""
+def encode_passages_now(progress=None, limit: int | None = None) -> int:
+    """Nothing is encoded without a model the API serves: the vectors serve its matches, and a retrain
+    (due when the model has seen too little) encodes or reuses every passage anyway."""
     model = current_model()
-    if model is None:
+    if model is None or not state(model).serving:
         return 0
     with read_only():
-        todo = passages_to_encode(model)
+        todo = passages_to_encode(model, ENCODE_PER_RUN if limit is None else limit)
         db.session.commit()
     done = 0
     for start in range(0, len(todo), ENCODE_BATCH):

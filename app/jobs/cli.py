@@ -17,12 +17,14 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 @click.option("--once", is_flag=True, help="Run what is due, then exit (cron, tests).")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between polls when idle.")
 @click.option("--kind", "kinds", multiple=True, help="Only these job kinds (repeatable).")
+@click.option("--skip-kind", "skip_kinds", multiple=True,
+              help="Never these job kinds (repeatable): long ones left to a worker of their own.")
 @with_appcontext
-def worker_command(once: bool, interval: float, kinds: tuple[str, ...]) -> None:
+def worker_command(once: bool, interval: float, kinds: tuple[str, ...], skip_kinds: tuple[str, ...]) -> None:
     """Run background jobs: search indexing, notifications, imports, schedules. Run one or more."""
     from .worker import Worker
 
-    worker = Worker(interval=interval, kinds=list(kinds) or None)
+    worker = Worker(interval=interval, kinds=list(kinds) or None, skip_kinds=list(skip_kinds) or None)
     worker.install_signal_handlers()
     if not once:
         click.echo("worker started; Ctrl-C to stop")

@@ -73,14 +73,17 @@ def _due():
 
 
 def claim(limit: int = 1, *, ids: list[int] | None = None, kinds: list[str] | None = None,
-          worker: str | None = None) -> list[int]:
-    """Take up to `limit` due jobs (only `ids` when given) for `worker`; committed before returning."""
+          skip_kinds: list[str] | None = None, worker: str | None = None) -> list[int]:
+    """Take up to `limit` due jobs (only `ids` when given; only `kinds`, none of `skip_kinds`) for
+    `worker`; committed before returning."""
     worker = worker or worker_name()
     stmt = sa.select(Job.id, Job.kind).where(_due())
     if ids is not None:
         stmt = stmt.where(Job.id.in_(ids))
     if kinds:
         stmt = stmt.where(Job.kind.in_(kinds))
+    if skip_kinds:
+        stmt = stmt.where(Job.kind.not_in(skip_kinds))
     stmt = stmt.where(Job.kind.in_(list(KINDS))).order_by(Job.run_after, Job.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Job)

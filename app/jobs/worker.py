@@ -16,9 +16,11 @@ HOUSEKEEPING_SECONDS = 60.0
 
 
 class Worker:
-    def __init__(self, *, interval: float = 1.0, kinds: list[str] | None = None):
+    def __init__(self, *, interval: float = 1.0, kinds: list[str] | None = None,
+                 skip_kinds: list[str] | None = None):
         self.interval = interval
         self.kinds = kinds
+        self.skip_kinds = skip_kinds
         self.stopping = False
         self._housekeeping_due = 0.0
 
@@ -48,7 +50,7 @@ class Worker:
         while not self.stopping:
             self.housekeeping()
             try:
-                claimed = queue.claim(1, kinds=self.kinds, worker=worker)
+                claimed = queue.claim(1, kinds=self.kinds, skip_kinds=self.skip_kinds, worker=worker)
             except Exception:  # noqa: BLE001 - the database may be restarting; try again shortly
                 db.session.rollback()
                 log.exception("claiming a job failed")

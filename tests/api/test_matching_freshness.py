@@ -165,7 +165,7 @@ def test_the_reverse_view_follows_new_edited_and_closed_demands(client, world, c
     assert fish.id not in fitting()
 
 
-def test_an_import_schedules_the_encoding_of_its_passages_and_a_retrain(app, world, catalogue, tmp_path):  # noqa: F811
+def test_an_import_that_outgrows_the_model_schedules_a_retrain(app, world, catalogue, tmp_path):  # noqa: F811
     model_dir = tmp_path / "model"
     train_from_database(model_dir, dimensions=16, pseudo_queries=60)
     app.config["MATCHING_MODEL_DIR"] = str(model_dir)
@@ -182,8 +182,33 @@ def test_an_import_schedules_the_encoding_of_its_passages_and_a_retrain(app, wor
         assert {"matching.encode_passages", "matching.check"} <= kinds
         run_due(kinds=["matching.check"])
         assert db.session.scalars(sa.select(Job).where(Job.kind == "matching.train")).one().status == "queued"
+        # The model has seen half the catalogue now: the retrain encodes the passages, not this job.
         run_due(kinds=["matching.encode_passages"])
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(PassageVector)) == len(CATALOGUE)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PassageVector)) == 0
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None
+        freshness.forget()
+
+
+def test_the_encoding_job_does_a_bounded_share_and_queues_the_rest(app, world, catalogue, tmp_path, monkeypatch):  # noqa: F811
+    model_dir = tmp_path / "model"
+    train_from_database(model_dir, dimensions=16, pseudo_queries=60)
+    app.config["MATCHING_MODEL_DIR"] = str(model_dir)
+    monkeypatch.setattr(freshness, "ENCODE_PER_RUN", 2)
+    try:
+        for i in range(3):
+            factories.listing(factories.patent(world.uni.org, title=f"一种鱼塘投饵装置{i}号", abstract="投饵。",
+                                               ipc_codes=["A01K 61/80"]), "listed")
+        db.session.commit()
+        freshness.forget()
+        db.session.execute(sa.delete(Job).where(Job.kind == "matching.encode_passages"))
+        freshness.enqueue("matching.encode_passages", {})
+        db.session.commit()
+        run_due(kinds=["matching.encode_passages"])  # 2, then a follow-up queued behind the rest: 1
+        runs = db.session.scalars(sa.select(Job).where(Job.kind == "matching.encode_passages")).all()
+        assert [j.status for j in runs] == ["done", "done"] and [j.progress_total for j in runs] == [2, 1]
+        assert freshness.passages_to_encode(freshness.current_model()) == []
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PassageVector)) == 3
     finally:
         app.config["MATCHING_MODEL_DIR"] = None
         freshness.forget()
