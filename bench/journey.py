@@ -60,13 +60,13 @@ class Client:
                 "top": [(i["listing"]["title"][:24], i["score"], i["strong_match"]) for i in body["items"][:3]]}
 
 
-def upload(client: Client, token: str, owner_id: int) -> dict:
+def upload(client: Client, token: str, owner_id: int, records: Path) -> dict:
     boundary = "----bench-journey"
     fields = {"owner_organization_id": str(owner_id), "list_mode": "assignment", "publish": "true"}
     body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
                     for k, v in fields.items())
     body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cn_patents.jsonl"\r\n'
-             "Content-Type: application/octet-stream\r\n\r\n").encode() + SHARED.read_bytes()
+             "Content-Type: application/octet-stream\r\n\r\n").encode() + records.read_bytes()
     body += f"\r\n--{boundary}--\r\n".encode()
     status, job = client.call("POST", "/api/v1/imports", token, raw=body,
                               content_type=f"multipart/form-data; boundary={boundary}")
@@ -80,6 +80,7 @@ def main() -> int:
     parser.add_argument("base", help="the running server, e.g. http://localhost:8000")
     parser.add_argument("--import", dest="do_import", action="store_true", help="import the shared records")
     parser.add_argument("--watch", type=int, default=0, help="seconds to follow the model catching up")
+    parser.add_argument("--records", type=Path, default=SHARED, help="the records to import (JSON Lines)")
     args = parser.parse_args()
     client = Client(args.base)
     enterprise, staff = client.login("enterprise@example.com"), client.login("staff@example.com")
@@ -90,11 +91,11 @@ def main() -> int:
                     "readyz_before": client.call("GET", "/readyz")[1]["checks"].get("matching")}
     print(json.dumps(report, ensure_ascii=False), flush=True)
     if args.do_import:
-        if not SHARED.exists():
-            print(f"{SHARED} is absent: nothing to import")
+        if not args.records.exists():
+            print(f"{args.records} is absent: nothing to import")
             return 0
         _, me = client.call("GET", "/api/v1/auth/me", client.login("university@example.com"))
-        job = upload(client, staff, me["organization_id"])
+        job = upload(client, staff, me["organization_id"], args.records)
         while True:
             time.sleep(5)
             _, state = client.call("GET", f"/api/v1/imports/{job['id']}", staff)
