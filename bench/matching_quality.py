@@ -232,8 +232,8 @@ def default_calibration(app, count: int, seed: int = 20261203) -> dict:
     import random
 
     from app.demands import matcher, matching
-    from app.demands.cli import read_catalogue
     from app.demands.matching import Structured, calibrated, fit_calibration, reliability
+    from app.demands.retraining import read_catalogue
     from app.demands.training import _paraphrase, _pseudo_queries
 
     kept, matching.DEFAULT_CALIBRATION = matching.DEFAULT_CALIBRATION, None  # the raw scores are fitted
@@ -278,7 +278,7 @@ def stale_model(work: Path) -> Path:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.demands.cli import train_from_database
+    from app.demands.retraining import train_from_database
     from app.demo.seed import seed_demo
 
     directory = work / "stale-model"
@@ -304,8 +304,8 @@ def latency(work: Path, demands: list[dict], rounds: int, pseudo_queries: int, m
     reverse view (the listing's fitting demands) is timed too."""
     from app import create_app
     from app.demands import freshness, matcher
-    from app.demands.cli import train_from_database
     from app.demands.models import Demand
+    from app.demands.retraining import train_from_database
 
     trained_dir = work / "matching-model"
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'bench.db'}",
@@ -362,7 +362,7 @@ def latency_during_retrain(app, work: Path, stored: list, rounds: int) -> dict:
     import threading
 
     from app.demands import matcher
-    from app.demands.cli import train_in_background
+    from app.demands.retraining import train_in_background
 
     steps: list = []
 
@@ -470,7 +470,7 @@ def main() -> int:
         from flask_migrate import upgrade
 
         from app import create_app
-        from app.demands.cli import train_from_database
+        from app.demands.retraining import train_from_database
         from app.indexing.indexer import reindex
 
         work = args.work or Path(tempfile.mkdtemp(prefix="bench-matching-"))
@@ -495,7 +495,7 @@ def main() -> int:
             report["scaled"] = scale_weights(app, args.scale)
         if args.calibrate:
             with app.app_context():
-                from app.demands.cli import read_catalogue
+                from app.demands.retraining import read_catalogue
                 from app.demands.training import recalibrate
 
                 report["recalibrated"] = recalibrate(read_catalogue()[0], work / "matching-model",

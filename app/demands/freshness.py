@@ -30,6 +30,7 @@ from flask import current_app
 from app import clock, events
 from app.db import read_only
 from app.extensions import db
+from app.indexing.service import PUBLISHED
 from app.jobs import Every, enqueue, job
 from app.patents.models import Listing, Patent
 
@@ -37,7 +38,7 @@ from . import encoder
 from .analysis import doc_body
 from .loading import current_model, model_dir
 from .model import TextModel
-from .models import PassageVector
+from .models import PassageVector, stored_vectors
 from .text import passage, passage_hash
 
 logger = logging.getLogger(__name__)
@@ -134,23 +135,12 @@ def serving_model() -> TextModel | None:
 
 def stored_passages(patent_ids: list[int]) -> dict[int, tuple[int, np.ndarray]]:
     """patent id -> (passage hash, vector) of the vectors the background job stored."""
-    if not patent_ids:
-        return {}
-    rows = db.session.execute(sa.select(PassageVector.patent_id, PassageVector.text_hash, PassageVector.vector,
-                                        PassageVector.encoder).where(PassageVector.patent_id.in_(patent_ids))).all()
-    out = {}
-    for row in rows:
-        vector = encoder.from_bytes(row.vector, row.encoder)
-        if vector is not None:
-            out[row.patent_id] = (int(row.text_hash), vector)
-    return out
+    return {pid: (digest, vector) for pid, digest, vector in stored_vectors(patent_ids)} if patent_ids else {}
 
 
 def passages_to_encode(model: TextModel | None, limit: int | None = None) -> list[tuple[int, str, int]]:
     """(patent id, passage, hash) of published listings' patents whose passage neither the model nor the
     store holds, newest first."""
-    from app.indexing.service import PUBLISHED
-
     rows = db.session.execute(
         sa.select(Patent.id, Patent.title, Patent.abstract, Patent.claims, PassageVector.text_hash)
         .join(Listing, Listing.patent_id == Patent.id)
@@ -230,7 +220,6 @@ def check(payload: dict, ctx) -> None:
 def schedule_retrain_if_due() -> bool:
     if model_dir() is None:
         return False
-    forget()
     fresh = measure(current_model())
     if not fresh.retrain_due:
         return False
@@ -244,7 +233,7 @@ def schedule_retrain_if_due() -> bool:
 def train_model(payload: dict, ctx) -> None:
     """Retrain the model from the catalogue, at a low CPU priority (matching keeps serving meanwhile);
     progress in the job's done/total (steps of training)."""
-    from .cli import train_in_background
+    from .retraining import train_in_background
 
     directory = model_dir()
     if directory is None:

@@ -74,7 +74,8 @@ def demands_for_listing(user: User, listing_id: int, limit: int) -> list[dict]:
     return _score_demands(listing_id, limit)
 
 
-def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0, inclusive: bool = False) -> list[dict]:
+def _score_demands(listing_id: int, limit: int | None, at_least: float | None = None) -> list[dict]:
+    """The open demands the listing fits, best first: those scoring `at_least`, else above 0."""
     docs, _ = documents_for([listing_id])
     if not docs:
         return []
@@ -90,7 +91,7 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0, inclu
         entry = index.entries[demand_id]
         score, reasons, _ = rank(entry.analysis, model, entry.wanted, prepared)[0]
         explained = reasons["matched_terms"] or reasons["related_terms"] or entry.analysis.vector is not None
-        if (score >= floor if inclusive else score > floor) and explained:
+        if (score >= at_least if at_least is not None else score > 0) and explained:
             found.append((score, demand_id, reasons))
     found.sort(key=lambda item: (-item[0], item[1]))
     if limit is not None:
@@ -103,7 +104,7 @@ def _score_demands(listing_id: int, limit: int | None, floor: float = 0.0, inclu
 
 def demands_to_notify(listing: Listing) -> list[dict]:
     """The open demands a newly published listing fits well enough to tell their enterprises (reads only)."""
-    return _score_demands(listing.id, None, floor=strong_score(), inclusive=True)
+    return _score_demands(listing.id, None, at_least=strong_score())
 
 
 def notify_matching_demands(listing: Listing, fitting: list[dict] | None = None) -> int:

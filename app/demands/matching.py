@@ -88,6 +88,12 @@ class Structured:
     region: str | None = None
     ipc_hints: list[str] = field(default_factory=list)
 
+    @property
+    def asks(self) -> bool:
+        """Whether the demand asks anything beyond its text (then it may reorder a ranking)."""
+        return (self.budget_min_fen is not None or self.budget_max_fen is not None or bool(self.modes)
+                or bool(self.region) or bool(self.ipc_hints))
+
 
 @dataclass
 class Offer:

@@ -69,3 +69,17 @@ class PassageVector(db.Model):
     encoder: Mapped[str] = mapped_column(sa.String(64))
     vector: Mapped[bytes] = mapped_column(sa.LargeBinary)
     encoded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+
+def stored_vectors(patent_ids: list[int] | None = None):
+    """(patent id, passage hash, vector) of the stored passage vectors (of `patent_ids`, else all) that
+    the current encoder made."""
+    from . import encoder
+
+    stmt = sa.select(PassageVector.patent_id, PassageVector.text_hash, PassageVector.vector, PassageVector.encoder)
+    if patent_ids is not None:
+        stmt = stmt.where(PassageVector.patent_id.in_(patent_ids))
+    for row in db.session.execute(stmt):
+        vector = encoder.from_bytes(row.vector, row.encoder)
+        if vector is not None:
+            yield row.patent_id, int(row.text_hash), vector

@@ -53,9 +53,7 @@ def engine_ranked(text: str, analysis: Analysis, wanted: matching.Structured, ex
     must never be worse than the engine it takes its candidates from. The scores are the default
     weights' text score, calibrated, and never higher than the score of a listing above."""
     # What the demand asks may move a listing up from below the first `explain`: then read more.
-    asks = wanted.budget_min_fen is not None or wanted.budget_max_fen is not None or wanted.modes \
-        or wanted.region or wanted.ipc_hints
-    size = ENGINE_RANKED if asks or explain is None else min(explain, ENGINE_RANKED)
+    size = ENGINE_RANKED if wanted.asks or explain is None else min(explain, ENGINE_RANKED)
     try:
         ranked = backend().rank_text(text, PUBLISHED, size)
     except SearchUnavailable as exc:

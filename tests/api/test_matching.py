@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app import clock
-from app.demands.cli import train_from_database
+from app.demands.retraining import train_from_database
 from app.indexing.indexer import drain
 from app.jobs import run_due
 

@@ -5,8 +5,8 @@ import sqlalchemy as sa
 
 from app.demands import encoder, freshness
 from app.demands.analysis import doc_body
-from app.demands.cli import train_from_database
 from app.demands.models import PassageVector
+from app.demands.retraining import train_from_database
 from app.demands.text import passage, passage_hash
 from app.extensions import db
 from app.imports.models import ImportJob
