@@ -343,12 +343,10 @@ class EmbeddedBackend:
         # The best of two fields is in the top of one of them: candidates are the top of each field.
         query = " OR ".join(_quote(t) for t in chosen)
         visible = f" AND d.status IN ({','.join('?' * len(statuses))})" if statuses else ""
-        pools = []
-        for weights in ("1.0, 0.0", "0.0, 1.0"):  # title, abstract
+        pools, params = [], []
+        for column, weights in (("title", "1.0, 0.0"), ("abstract", "0.0, 1.0")):
             pools.append(f"SELECT * FROM (SELECT d.id FROM fts_{g} JOIN docs_{g} d ON d.id = fts_{g}.rowid "
                          f"WHERE fts_{g} MATCH ?{visible} ORDER BY bm25(fts_{g}, {weights}, 0.0, 0.0, 0.0) LIMIT ?)")
-        params: list = []
-        for column in ("title", "abstract"):
             params.extend(["{" + column + "} : (" + query + ")", *(statuses or ()), RANK_POOL])
         try:
             rows = conn.execute(f"SELECT rowid, title, abstract FROM fts_{g} WHERE rowid IN "
@@ -359,8 +357,7 @@ class EmbeddedBackend:
         title_idf = {t: v[0] for t, v in idf.items()}
         abstract_idf = {t: v[1] for t, v in idf.items()}
         for doc_id, title, abstract in rows:
-            # The stored title also holds whole words (index_text(words=True)); the analyzer has none.
-            title_tokens = [t for t in (title or "").split() if not (len(t) > 2 and analysis.is_cjk(t))]
+            title_tokens = _title_tokens(title)
             abstract_tokens = (abstract or "").split()
             best = max(RANK_TITLE_BOOST * _bm25_field(counts, Counter(title_tokens), len(title_tokens), avg_title,
                                                       title_idf),
@@ -385,7 +382,7 @@ class EmbeddedBackend:
             return n, cache[3], cache[4]
         rows = conn.execute(f"SELECT title, abstract FROM fts_{g} WHERE rowid IN "
                             f"(SELECT id FROM docs_{g} ORDER BY random() LIMIT ?)", (RANK_STATS_SAMPLE,)).fetchall()
-        titles = [sum(1 for t in (title or "").split() if not (len(t) > 2 and analysis.is_cjk(t))) for title, _ in rows]
+        titles = [len(_title_tokens(title)) for title, _ in rows]
         abstracts = [len((abstract or "").split()) for _, abstract in rows]
         avg_title = (sum(titles) / len(titles)) if titles else 1.0
         avg_abstract = (sum(abstracts) / len(abstracts)) if abstracts else 1.0
@@ -573,6 +570,12 @@ def _where(query: Query, g: int) -> tuple[list[str], list]:
             where.append(f"d.{key} = ?")
             params.append(f[key])
     return where, params
+
+
+def _title_tokens(stored: str | None) -> list[str]:
+    """A stored title's tokens as the cjk analyzer has them: the column also holds whole words
+    (index_text(words=True)), which the analyzer does not make."""
+    return [t for t in (stored or "").split() if not (len(t) > 2 and analysis.is_cjk(t))]
 
 
 def _idf(n: int, df: int) -> float:
