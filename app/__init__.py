@@ -71,6 +71,7 @@ def register_jobs() -> None:
     from app.jobs import install_session_hooks
 
     install_session_hooks()
+    import app.auctions.jobs  # noqa: F401
     import app.deals.jobs  # noqa: F401
     import app.deals.licences  # noqa: F401
     import app.demands.freshness  # noqa: F401
@@ -127,6 +128,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.auctions.routes import blp as auctions_blp
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import auth_blp, invitations_blp, orgs_blp, users_blp
     from app.deals.routes import blp as deals_blp
@@ -142,7 +144,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, invitations_blp, outlets_blp, patents_blp,
                       listings_blp, imports_blp, search_blp, demands_blp, inquiries_blp, deals_blp, pledges_blp,
-                      notifications_blp, audit_blp):
+                      auctions_blp, notifications_blp, audit_blp):
         api.register_blueprint(blueprint)
 
 

@@ -9,6 +9,7 @@ Decimal or Email).
   and control characters are refused (newline and tab only in multiline texts); bidirectional
   controls are refused in single-line texts (names, titles), where they disguise what a reader sees.
 - Decimal: refuses NaN, infinities and more places than declared: never rounded silently.
+- Moment: a time with its offset, in UTC, within 2000..2199.
 - Date: within 1900-01-01 .. 2199-12-31, so that adding a patent's term or a licence's months never
   leaves the calendar (year 10000 is a ValueError, not a 422).
 """
@@ -63,6 +64,28 @@ class Date(ma.fields.Date):
         super().__init__(*args, **kwargs)
         if not any(isinstance(v, validate.Range) for v in self.validators):
             self.validators.insert(0, validate.Range(min=DATE_MIN, max=DATE_MAX))
+
+
+MOMENT_MIN = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+MOMENT_MAX = datetime.datetime(2199, 12, 31, tzinfo=datetime.UTC)
+
+
+class Moment(ma.fields.AwareDateTime):
+    """A point in time with its offset (2026-12-03T09:30:00+08:00 or ...Z), returned in UTC; a time without
+    an offset is refused (whose 09:30?), and so is one outside 2000..2199, where adding a window or a term
+    could leave the calendar."""
+
+    default_error_messages = {"range": "Must be between 2000 and 2199."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(datetime.UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
+        if not MOMENT_MIN <= moment <= MOMENT_MAX:
+            raise self.make_error("range")
+        return moment
 
 
 class Id(Integer):

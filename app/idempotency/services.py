@@ -85,10 +85,11 @@ def reserve(user_id: int, key: str, request_hash: str) -> tuple[IdempotencyKey, 
     return row, False
 
 
-def idempotent(schema, status: int = 201):
+def idempotent(schema, status: int = 201, *, required: bool = True):
     """Make a POST view idempotent per user and `Idempotency-Key`: the first call runs the view and stores
     its response (dumped with `schema`); the same key and body answer that response again with 200; the
-    same key with another body is 409 idempotency_conflict; no key is 400 idempotency_key_required."""
+    same key with another body is 409 idempotency_conflict; no key is 400 idempotency_key_required, or,
+    where the key is optional (a bid: its amount already makes a repeat harmless), a call without one."""
 
     def decorator(func):
         @functools.wraps(func)
@@ -96,6 +97,8 @@ def idempotent(schema, status: int = 201):
             user = current_user()
             if user is None:  # the role check below would say so too; no key is kept for nobody
                 raise Unauthorized("authentication_required", "this call needs a bearer token")
+            if not required and HEADER not in request.headers:
+                return func(*args, **kwargs)
             key = _key_from_header()
             fingerprint = _fingerprint()
             row, fresh = reserve(user.id, key, fingerprint)
@@ -109,7 +112,7 @@ def idempotent(schema, status: int = 201):
             db.session.flush()
             return _respond(body, status, replayed=False)
 
-        _document(wrapper, schema)
+        _document(wrapper, schema, required)
         return wrapper
 
     return decorator
@@ -123,11 +126,11 @@ def _respond(body: dict, status: int, *, replayed: bool):
     return response
 
 
-def _document(wrapper, schema) -> None:
+def _document(wrapper, schema, required: bool) -> None:
     doc = deepcopy(getattr(wrapper, "_apidoc", {}))
     manual = doc.setdefault("manual_doc", {})
     manual.setdefault("parameters", []).append({
-        "in": "header", "name": HEADER, "required": True,
+        "in": "header", "name": HEADER, "required": required,
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         "description": "A key unique to this request (a UUID): a retry with the same key and body answers "
                        "the original result (200) instead of doing it again; kept at least 24 hours"})

@@ -12,7 +12,7 @@ from app.extensions import db
 # demand_match .. inquiry_status are sent by this code; outbid, lot_won and the deal kinds are the
 # hooks the auction and deal services call.
 NOTIFICATION_KINDS = ("demand_match", "inquiry_received", "inquiry_replied", "inquiry_status", "outbid",
-                      "lot_won", "deal_recorded", "deal_completed", "deal_cancelled", "filing_overdue")
+                      "lot_won", "lot_closed", "deal_recorded", "deal_completed", "deal_cancelled", "filing_overdue")
 
 
 class Notification(db.Model):

@@ -1,0 +1,40 @@
+"""Closing a lot when a request is the first to see it past its end.
+
+The one place outside the request boundary that commits: a read (or a bid refused as too late) that
+finds a lot past its end closes it in a writer's transaction of its own, committed before the answer,
+so the answer shows the result and no later reader has to close it again.
+"""
+
+from __future__ import annotations
+
+from app import clock, jobs
+from app.db import WRITE_INTENT
+from app.extensions import db
+
+from . import services
+from .models import Lot
+
+
+def settle(lot_id: int) -> None:
+    """Close the lot now if it is past its end and still open; nothing otherwise (one cheap read)."""
+    lot = db.session.get(Lot, lot_id)
+    if lot is None or not lot.due(clock.now()):
+        return
+    # End the request's transaction so far (on SQLite a reader's BEGIN): the close begins as a writer.
+    db.session.commit()
+    intent = WRITE_INTENT.set(True)
+    try:
+        services.close_lot(lot_id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        WRITE_INTENT.reset(intent)
+    jobs.run_after_commit()
+
+
+def settle_auction(auction_id: int) -> None:
+    """Close every lot of the session that is past its end (its results, its lot list)."""
+    for lot_id in db.session.scalars(services.due_lots_of_auction(auction_id)).all():
+        settle(lot_id)
