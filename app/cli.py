@@ -182,8 +182,10 @@ def register(app: Flask) -> None:
     from app.indexing.cli import search_cli
 
     app.cli.add_command(search_cli)
+    from app.auctions.cli import auctions_cli
     from app.demands.cli import matching_cli
 
+    app.cli.add_command(auctions_cli)
     app.cli.add_command(matching_cli)
 
 

@@ -37,6 +37,21 @@ def test_seed_demo_makes_a_working_supermarket(app, session):
             assert all(p.owner_organization_id == deal.buyer_organization_id for p in deal.patents)
     assert any(deal.filing_overdue for deal in deals) and any(deal.after_event for deal in deals)
     assert session.scalar(sa.select(sa.func.count()).select_from(Pledge)) == 1
+    # A closed session whose lot sold into a deal, and an open one with a contested lot, a lot without
+    # reserve sold on one bid at the start, and lots waiting for their first bid.
+    from app.auctions.models import Auction, Lot
+
+    sessions = session.scalars(sa.select(Auction).order_by(Auction.starts_at)).all()
+    assert [a.status for a in sessions] == ["closed", "open"]
+    (sold,) = session.scalars(sa.select(Lot).where(Lot.auction_id == sessions[0].id)).all()
+    assert sold.status == "sold" and session.get(Deal, sold.deal_id).source == "auction"
+    live = session.scalars(sa.select(Lot).where(Lot.auction_id == sessions[1].id).order_by(Lot.id)).all()
+    assert all(lot.status == "open" for lot in live) and len(live) >= 3
+    assert live[0].bid_count >= 3 and live[0].proxies_placed == 1 and not live[0].reserve_met
+    assert live[1].reserve_price_fen is None and live[1].bid_count == 1 and live[1].reserve_met
+    assert live[2].bid_count == 0
+    assert {listing.status for listing in session.scalars(sa.select(Listing).where(
+        Listing.id.in_([lot.listing_id for lot in live])))} == {"in_auction"}
     assert session.scalar(sa.select(sa.func.count()).select_from(Patent).where(Patent.pledged.is_(True))) == 1
     # The demo demands, in enterprises' words, find the kind of patent each was written for (here without a
     # trained model: the engine's candidates and the demand's own words).

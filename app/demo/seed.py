@@ -4,6 +4,7 @@ services the API uses."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import timedelta
 
@@ -70,7 +71,8 @@ PATHS = {
     "pending_review": ("submit",),
     "listed": ("submit", "approve"),
     "in_negotiation": ("submit", "approve", "start_negotiation"),
-    "in_auction": ("submit", "approve", "put_in_auction"),
+    # Listings in auction get there as lots of the demo sessions (_seed_auctions).
+    "in_auction": ("submit", "approve"),
     # Sold and licensed listings get there by a recorded deal (_deal_for), as on a real exchange.
     "sold": ("submit", "approve"),
     "licensed": ("submit", "approve"),
@@ -130,10 +132,11 @@ def seed_demo(patent_count: int = 200, seed: int = 2026) -> dict:
     deal_count = _seed_deals(rng, listings_by_state, enterprises)
     pledge_count = _seed_pledge(listings_by_state, orgs["长三角示范银行（演示）"], enterprises)
     demand_count = _seed_demands(orgs)
+    auction_count = _seed_auctions(by_state=listings_by_state, enterprises=enterprises)
     db.session.flush()
     return {"outlets": len(outlet_rows), "organizations": len(orgs), "users": len(USERS),
             "patents": len(created), "listings": listed_count, "deals": deal_count, "pledges": pledge_count,
-            "demands": demand_count}
+            "demands": demand_count, "auctions": auction_count}
 
 
 def _seed_deals(rng: random.Random, by_state: dict, enterprises: list) -> int:
@@ -184,6 +187,73 @@ def _seed_deals(rng: random.Random, by_state: dict, enterprises: list) -> int:
     return count
 
 
+@contextlib.contextmanager
+def _at(moment):
+    """Run as if at `moment` (a past session is bid on in its own time), then give the clock back."""
+    before = clock.now() if clock.is_frozen() else None
+    clock.freeze(moment)
+    try:
+        yield
+    finally:
+        if before is None:
+            clock.unfreeze()
+        else:
+            clock.freeze(before)
+
+
+def _seed_auctions(by_state: dict, enterprises: list) -> int:
+    """Two G60 sessions: last week's, closed, with a lot sold after a few rounds (a deal from the auction);
+    and one open now with a contested lot (bids and a proxy), a lot without reserve sold on one bid at the
+    start, and lots still waiting for their first bid. Three enterprises, the demo enterprise among them,
+    are registered and confirmed in both."""
+    from types import SimpleNamespace
+
+    from app.auctions import services as auctions
+
+    lots = by_state.get("in_auction", [])
+    if len(lots) < 3:
+        return 0
+    bidders = [SimpleNamespace(id=None, organization_id=org.id, is_staff=False) for org in enterprises[:3]]
+    now = clock.now().replace(second=0, microsecond=0)
+
+    def session(title, starts_at, ends_at):
+        auction = auctions.create_auction(SYSTEM, {"title": title, "outlet_code": "baoshan",
+                                                    "starts_at": starts_at, "ends_at": ends_at,
+                                                    "anti_sniping_seconds": 300})
+        for bidder in bidders:
+            registration = auctions.register(bidder, auction.id, {})
+            auctions.confirm_registration(SYSTEM, registration.id, {"deposit_paid_fen": 5_000_000})
+        return auction
+
+    def lot(auction, listing, start, **terms):
+        return auctions.add_lot(SYSTEM, auction.id, {"listing_id": listing.id, "starting_price_fen": start,
+                                                     "deposit_fen": 2_000_000, **terms})
+
+    past_start = now - timedelta(days=7)
+    with _at(past_start - timedelta(days=3)):
+        closed = session("G60 科技成果拍卖会（上周场，演示）", past_start, past_start + timedelta(hours=3))
+        sold = lot(closed, lots[0], 50_000_000, reserve_price_fen=60_000_000, increment_fen=5_000_000)
+    with _at(past_start + timedelta(hours=2, minutes=50)):
+        for bidder, amount in zip(bidders * 2, (50_000_000, 55_000_000, 60_000_000, 65_000_000), strict=False):
+            auctions.place_bid(bidder, sold.id, amount)
+    with _at(past_start + timedelta(hours=4)):
+        auctions.close_lot(sold.id)
+
+    live = session("G60 科技成果拍卖会（本周场，演示）", now - timedelta(hours=1), now + timedelta(days=3))
+    bands = [{"from_fen": 0, "increment_fen": 1_000_000}, {"from_fen": 100_000_000, "increment_fen": 5_000_000}]
+    contested = lot(live, lots[1], 80_000_000, reserve_price_fen=120_000_000, increment_bands=bands)
+    single = lot(live, lots[2], 30_000_000, increment_fen=1_000_000)  # 无保留
+    for listing in lots[3:]:
+        lot(live, listing, 20_000_000, reserve_price_fen=40_000_000, increment_fen=1_000_000)
+    with _at(now - timedelta(minutes=40)):
+        auctions.place_bid(bidders[2], single.id, 30_000_000)
+        auctions.set_proxy(bidders[0], contested.id, 110_000_000)
+    with _at(now - timedelta(minutes=20)):
+        auctions.place_bid(bidders[1], contested.id, 90_000_000)
+        auctions.place_bid(bidders[1], contested.id, 110_000_000)
+    return 2
+
+
 def _seed_demands(orgs: dict) -> int:
     """Open demands in enterprises' words, each aimed at a kind of patent the generator writes."""
     from app.demands import services as demands
@@ -220,7 +290,7 @@ def _mode_for(rng: random.Random, patent, state: str) -> str:
         return "assignment"
     if state == "licensed":
         return rng.choice(("exclusive_license", "sole_license"))
-    if state == "sold":
+    if state in ("sold", "in_auction"):
         return "assignment"
     return rng.choices(
         ("assignment", "exclusive_license", "sole_license", "nonexclusive_license", "open_license", "equity"),

@@ -359,3 +359,14 @@ def test_a_retried_bid_with_its_key_is_answered_once(client, world, session_with
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.get_json() == again.get_json()
     assert client.get(f"/api/v1/lots/{lot['id']}").get_json()["bid_count"] == 1
+
+
+def test_close_due_command_closes_what_is_past_its_end(app, client, world, session_with_lot):
+    _auction, lot, bidders, _ = session_with_lot
+    bid(client, bidders.actors[0], lot["id"], 160_000_00)
+    runner = app.test_cli_runner()
+    assert "0 lot(s) closed" in runner.invoke(args=["auctions", "close-due"]).output
+    clock.freeze(END)
+    assert "1 lot(s) closed" in runner.invoke(args=["auctions", "close-due"]).output
+    assert "0 lot(s) closed" in runner.invoke(args=["auctions", "close-due"]).output
+    assert db.session.get(Lot, lot["id"]).status == "sold"
