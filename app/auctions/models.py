@@ -96,6 +96,9 @@ class Lot(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     auction_id: Mapped[int] = mapped_column(sa.ForeignKey("auctions.id"), index=True)
     listing_id: Mapped[int | None] = mapped_column(sa.ForeignKey("listings.id"), index=True)
+    # The patents sold, fixed when the lot is created: kept on the row as well as in lot_patents (which
+    # answers "is this patent in a live lot?"), so that showing a lot costs no second query.
+    patent_ids: Mapped[list] = mapped_column(sa.JSON)
     seller_organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
     title: Mapped[str] = mapped_column(sa.String(500))
     deal_kind: Mapped[str] = mapped_column(enum_column(*LOT_DEAL_KINDS, name="lot_deal_kind"))
@@ -122,17 +125,12 @@ class Lot(TimestampMixin, db.Model):
     withdraw_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     auction: Mapped[Auction] = relationship(lazy="raise")
-    patent_rows: Mapped[list[LotPatent]] = relationship(cascade="all, delete-orphan", lazy="selectin",
-                                                        order_by=LotPatent.patent_id)
+    patent_rows: Mapped[list[LotPatent]] = relationship(cascade="all, delete-orphan", order_by=LotPatent.patent_id)
     seller: Mapped[Organization] = relationship(lazy="raise")
     # Plain lazy loads: a bid's own registration is already in the session, so showing the leader after
     # a bid costs no query.
     leader: Mapped[Registration | None] = relationship(foreign_keys=[leader_registration_id])
     winner: Mapped[Registration | None] = relationship(foreign_keys=[winner_registration_id])
-
-    @property
-    def patent_ids(self) -> list[int]:
-        return [row.patent_id for row in self.patent_rows]
 
     @property
     def leading_bidder_number(self) -> str | None:
@@ -242,3 +240,5 @@ class ProxyBid(TimestampMixin, db.Model):
     registration_id: Mapped[int] = mapped_column(sa.ForeignKey("auction_registrations.id"), index=True)
     max_amount_fen: Mapped[int] = mapped_column(Money)
     placed: Mapped[int] = mapped_column()
+
+    registration: Mapped[Registration] = relationship(lazy="joined", innerjoin=True)

@@ -136,8 +136,8 @@ class LotBids(MethodView):
     @require_role("enterprise")
     def post(self, data, lot_id):
         """Place a bid; 409 with a reason when it cannot be accepted."""
-        closing.settle(lot_id)
-        return services.place_bid(current_user(), lot_id, data["amount_fen"])
+        with closing.closing_when_refused_as_late(lot_id):
+            return services.place_bid(current_user(), lot_id, data["amount_fen"])
 
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(BidOut, "BidPage"))
@@ -163,8 +163,8 @@ class LotProxy(MethodView):
     @require_role("enterprise")
     def post(self, data, lot_id):
         """Leave or raise a proxy maximum (代理出价); it bids at once if you do not lead."""
-        closing.settle(lot_id)
-        proxy, placed = services.set_proxy(current_user(), lot_id, data["max_amount_fen"])
+        with closing.closing_when_refused_as_late(lot_id):
+            proxy, placed = services.set_proxy(current_user(), lot_id, data["max_amount_fen"])
         return {"proxy": proxy, "bid": placed.bid, "proxy_bids": placed.proxy_bids, "lot": placed.lot}
 
 

@@ -219,6 +219,7 @@ def add_lot(actor: User, auction_id: int, data: dict) -> Lot:
     first = patents[0]
     title = first.title if len(patents) == 1 else f"专利包：{first.title} 等{len(patents)}件"
     lot = Lot(auction_id=auction.id, listing_id=listing.id if listing else None,
+              patent_ids=[patent.id for patent in patents],
               seller_organization_id=first.owner_organization_id, title=title[:500], deal_kind=kind,
               license_term_months=data.get("license_term_months"), starting_price_fen=start,
               reserve_price_fen=reserve, increment_bands=[list(band) for band in increment.bands],
@@ -375,6 +376,10 @@ def _proxies(lot: Lot) -> list[ProxyBid]:
     return list(db.session.scalars(sa.select(ProxyBid).where(ProxyBid.lot_id == lot.id)))
 
 
+def _bidders(registration: Registration, proxies: list[ProxyBid]) -> dict[int, Registration]:
+    return {registration.id: registration, **{proxy.registration_id: proxy.registration for proxy in proxies}}
+
+
 def _standing(lot: Lot, proxies: list[ProxyBid]) -> rules.Standing:
     return rules.Standing(
         price_fen=lot.current_price_fen,
@@ -394,20 +399,22 @@ def _refuse(reason: str, lot: Lot, now: datetime, amount_fen: int | None = None)
     return Conflict(reason, message, field="amount_fen" if reason in ("bid_too_low", "off_increment") else None)
 
 
-def _apply(lot: Lot, outcome: rules.Outcome, now: datetime) -> list[Bid]:
-    """Write the accepted bids and the lot's new standing; tell whoever lost the lead (after the commit)."""
+def _apply(lot: Lot, outcome: rules.Outcome, now: datetime, bidders: dict[int, Registration]) -> list[Bid]:
+    """Write the accepted bids and the lot's new standing; tell whoever lost the lead (after the commit).
+    `bidders`: the registrations that may have bid (the bidder's, the proxies'), already in the session."""
     before = lot.leader_registration_id
-    bids = [Bid(lot_id=lot.id, registration_id=int(bid.bidder), amount_fen=bid.amount_fen,
+    bids = [Bid(lot_id=lot.id, registration=bidders[int(bid.bidder)], amount_fen=bid.amount_fen,
                 automatic=bid.automatic, created_at=now) for bid in outcome.accepted]
     db.session.add_all(bids)
     standing = outcome.standing
     lot.current_price_fen = standing.price_fen
-    lot.leader_registration_id = int(standing.leader) if standing.leader is not None else None
+    if standing.leader is not None and int(standing.leader) != before:
+        lot.leader = bidders[int(standing.leader)]
     lot.bid_count += len(bids)
     if standing.ends_at != lot.ends_at:
         lot.ends_at = standing.ends_at
     db.session.flush()
-    outbid = {bid.registration_id for bid in bids} | ({before} if before is not None else set())
+    outbid = {bid.registration.id for bid in bids} | ({before} if before is not None else set())
     outbid.discard(lot.leader_registration_id)
     if outbid:
         enqueue(NOTIFY_OUTBID_JOB, {"lot_id": lot.id, "registration_ids": sorted(outbid),
@@ -423,7 +430,7 @@ def place_bid(actor: User, lot_id: int, amount_fen: int) -> BidPlaced:
     outcome = rules.place_bid(lot.rules_lot(now), _standing(lot, proxies), str(registration.id), amount_fen, now)
     if outcome.reason is not None:
         raise _refuse(outcome.reason, lot, now, amount_fen)
-    bids = _apply(lot, outcome, now)
+    bids = _apply(lot, outcome, now, _bidders(registration, proxies))
     return BidPlaced(bids[0], lot, bids[1:])
 
 
@@ -444,13 +451,12 @@ def set_proxy(actor: User, lot_id: int, max_amount_fen: int) -> tuple[ProxyBid, 
         raise _refuse(outcome.reason, lot, now)
     proxy = next((p for p in proxies if p.registration_id == registration.id), None)
     if proxy is None:
-        proxy = ProxyBid(lot_id=lot.id, registration_id=registration.id, max_amount_fen=max_amount_fen,
-                         placed=placed)
+        proxy = ProxyBid(lot_id=lot.id, registration=registration, max_amount_fen=max_amount_fen, placed=placed)
         db.session.add(proxy)
     else:
         proxy.max_amount_fen, proxy.placed = max_amount_fen, placed
     lot.proxies_placed = placed
-    bids = _apply(lot, outcome, now)
+    bids = _apply(lot, outcome, now, _bidders(registration, proxies))
     own = [bid for bid in bids if bid.registration_id == registration.id]
     return proxy, BidPlaced(own[0] if own else None, lot, [bid for bid in bids if bid not in own[:1]])
 

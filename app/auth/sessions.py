@@ -60,17 +60,18 @@ def touch(response):
     """After a request made with a token, record its use, at most once per TOKEN_TOUCH_SECONDS, in a short
     transaction of its own: a read request commits nothing, and the request's own transaction is over (a
     write request has committed; a read one holds only a snapshot, which a WAL writer does not wait for)."""
-    token = request.environ.get("app.current_token")
+    use = request.environ.get("app.current_token_use")
     every = current_app.config["TOKEN_TOUCH_SECONDS"]
-    if token is None or every <= 0:
+    if use is None or every <= 0:
         return response
+    token_id, last_used_at = use
     now = clock.now()
-    if token.last_used_at is not None and token.last_used_at > now - timedelta(seconds=every):
+    if last_used_at is not None and last_used_at > now - timedelta(seconds=every):
         return response
     try:
         with db.engine.begin() as connection:
             connection.execute(sa.update(AuthToken).where(
-                AuthToken.id == token.id,
+                AuthToken.id == token_id,
                 sa.or_(AuthToken.last_used_at.is_(None), AuthToken.last_used_at <= now - timedelta(seconds=every)))
                 .values(last_used_at=now))
     except sa.exc.SQLAlchemyError as exc:  # a convenience figure: never worth failing the request

@@ -83,6 +83,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('auction_id', sa.Integer(), nullable=False),
     sa.Column('listing_id', sa.Integer(), nullable=True),
+    sa.Column('patent_ids', sa.JSON(), nullable=False),
     sa.Column('seller_organization_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=500), nullable=False),
     sa.Column('deal_kind', sa.Enum('assignment', 'exclusive_license', 'sole_license', 'nonexclusive_license', name='lot_deal_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
