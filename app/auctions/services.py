@@ -456,6 +456,9 @@ def set_proxy(actor: User, lot_id: int, max_amount_fen: int) -> tuple[ProxyBid, 
     else:
         proxy.max_amount_fen, proxy.placed = max_amount_fen, placed
     lot.proxies_placed = placed
+    # Audited (staff read the log) but never shown to other bidders.
+    record("lot", lot.id, "proxy", actor, changes={"registration_id": registration.id,
+                                                    "max_amount_fen": max_amount_fen})
     bids = _apply(lot, outcome, now, _bidders(registration, proxies))
     own = [bid for bid in bids if bid.registration_id == registration.id]
     return proxy, BidPlaced(own[0] if own else None, lot, [bid for bid in bids if bid not in own[:1]])
@@ -506,7 +509,7 @@ def close_lot(lot_id: int, actor=SYSTEM) -> Lot | None:
     record("lot", lot.id, "close", actor, from_status="open", to_status=outcome,
            changes={"final_price_fen": price, "winner_bidder_number": lot.winner_bidder_number,
                     "deal_id": lot.deal_id, "bid_count": lot.bid_count, "ends_at": lot.ends_at.isoformat()})
-    _release_deposits(lot)
+    _tell_the_others(lot)
     close_session_if_done(lot.auction_id, now)
     return lot
 
@@ -539,13 +542,24 @@ def _return_listing(actor, lot: Lot, reason: str) -> None:
         listing_service.move(actor, listing, "return_from_auction", f"lot {lot.id} {reason}")
 
 
-def _release_deposits(lot: Lot) -> None:
-    """Deposits held for a session are due back to bidders of this lot who won nothing in the session and
-    lead no lot still open in it."""
+def _tell_the_others(lot: Lot) -> None:
+    """The lot's other bidders hear how it ended; their deposits are due back unless they won or lead
+    something else in the session."""
     bidders = set(db.session.scalars(sa.select(Bid.registration_id).where(Bid.lot_id == lot.id).distinct()))
     bidders.discard(lot.winner_registration_id)
     if not bidders:
         return
+    outcome = f"sold at {lot.final_price_fen} fen to bidder {lot.winner_bidder_number}" \
+        if lot.status == "sold" else "unsold (流拍)"
+    for organization_id in db.session.scalars(sa.select(Registration.organization_id)
+                                              .where(Registration.id.in_(bidders))):
+        notify_organization(organization_id, "lot_closed", f"Lot {lot.id} closed: {outcome}",
+                            data={"lot_id": lot.id, "status": lot.status, "final_price_fen": lot.final_price_fen},
+                            dedupe_key=f"lot_closed:{lot.id}")
+    _release_deposits(lot, bidders)
+
+
+def _release_deposits(lot: Lot, bidders: set[int]) -> None:
     session_lots = sa.select(Lot.leader_registration_id, Lot.winner_registration_id).where(
         Lot.auction_id == lot.auction_id, sa.or_(Lot.status == "open", Lot.status == "sold"),
         sa.or_(Lot.leader_registration_id.in_(bidders), Lot.winner_registration_id.in_(bidders)))

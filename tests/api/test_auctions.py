@@ -217,8 +217,10 @@ def test_anti_sniping_extends_and_the_lot_closes_once_into_a_deal(client, world,
     assert results == [{"lot_id": lot_id, "listing_id": lot["listing_id"], "title": lot["title"], "status": "sold",
                         "bid_count": 3, "final_price_fen": 170_000_00, "winner_bidder_number": "0001",
                         "closed_at": (END + timedelta(minutes=8)).isoformat()}]
-    kinds = {n.kind for n in db.session.scalars(sa.select(Notification))}
-    assert {"lot_won", "lot_closed", "outbid"} <= kinds
+    told = {(n.user_id, n.kind) for n in db.session.scalars(sa.select(Notification))}
+    assert {(a.user.id, "lot_won"), (b.user.id, "lot_closed"), (b.user.id, "outbid")} <= told
+    assert (world.uni.user.id, "lot_closed") in told  # the owner
+    assert (c.user.id, "lot_closed") not in told  # never bid
     assert client.get(f"/api/v1/auctions/{lot['auction_id']}").get_json()["status"] == "closed"
 
 
@@ -370,3 +372,16 @@ def test_close_due_command_closes_what_is_past_its_end(app, client, world, sessi
     assert "1 lot(s) closed" in runner.invoke(args=["auctions", "close-due"]).output
     assert "0 lot(s) closed" in runner.invoke(args=["auctions", "close-due"]).output
     assert db.session.get(Lot, lot["id"]).status == "sold"
+
+
+def test_a_lot_takes_no_bid_before_its_session_opens(client, world):
+    auction = _auction(client, world)
+    lot = _lot(client, world, auction["id"])
+    (actor,) = Bidders(client, world, 1).actors
+    _register(client, world, auction["id"], actor)
+    assert client.get(f"/api/v1/lots/{lot['id']}").get_json()["status"] == "pending"
+    early = bid(client, actor, lot["id"], 100_000_00)
+    assert early.status_code == 409 and early.get_json()["reason"] == "lot_not_open"
+    proxy = client.post(f"/api/v1/lots/{lot['id']}/proxy", json={"max_amount_fen": 200_000_00}, headers=actor.headers)
+    assert proxy.status_code == 409 and proxy.get_json()["reason"] == "lot_not_open"
+    assert client.get(f"/api/v1/lots/{lot['id']}/bids").get_json()["total"] == 0
