@@ -13,7 +13,9 @@ accepted bid any client saw) plus 0 to 2 increments, as a bidder racing others d
 (`bid_too_low`, mostly) take the lot's lock like accepted ones and are counted as bid requests.
 
 1. hot: every bid on the one hot lot;
-2. spread: every bid on a random one of the other lots.
+2. spread: every bid on a random one of the other lots;
+3. ceiling: GET /healthz (no database, no auth) from the same clients: what this server and this load
+   generator reach on this machine for a request that does nothing.
 
 Reported per phase: bid requests/s, accepted bids/s, p50/p95/p99 latency, statuses; then per lot: amounts
 strictly increasing in acceptance order, on the grid, never twice, the price equal to the highest bid, the
@@ -149,6 +151,26 @@ def run_phase(name: str, pick_lot, data: dict, client: Client, clients: int, sec
     return summary
 
 
+def ceiling(client: Client, clients: int, seconds: float) -> dict:
+    stop_at = time.monotonic() + seconds
+    times, lock = [], threading.Lock()
+
+    def loop(_):
+        mine = []
+        while time.monotonic() < stop_at:
+            mine.append(client.get("/healthz", {})[2])
+        with lock:
+            times.extend(mine)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(loop, range(clients)))
+    elapsed = time.perf_counter() - started
+    summary = {"requests": len(times), "requests_per_s": round(len(times) / elapsed, 1), **percentiles(times)}
+    print(f"{'ceiling':>8}: {json.dumps(summary)}", flush=True)
+    return summary
+
+
 def check(url: str) -> dict:
     """The contention test's checks over every lot: what the run left in the database is consistent."""
     import sqlalchemy as sa
@@ -248,6 +270,7 @@ def main() -> None:
             report["hot"] = run_phase("hot", lambda rng: data["hot"], data, client, args.clients, args.seconds)
             report["spread"] = run_phase("spread", lambda rng: rng.choice(data["others"]), data, client,
                                          args.clients, args.seconds)
+            report["ceiling"] = ceiling(client, args.clients, args.seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -385,3 +385,27 @@ def test_a_lot_takes_no_bid_before_its_session_opens(client, world):
     proxy = client.post(f"/api/v1/lots/{lot['id']}/proxy", json={"max_amount_fen": 200_000_00}, headers=actor.headers)
     assert proxy.status_code == 409 and proxy.get_json()["reason"] == "lot_not_open"
     assert client.get(f"/api/v1/lots/{lot['id']}/bids").get_json()["total"] == 0
+
+
+def test_registrations_are_seen_by_staff_and_their_enterprise_only(client, world, session_with_lot):
+    auction, lot, bidders, registrations = session_with_lot
+    a, b, _c = bidders.actors
+    path = f"/api/v1/auctions/{auction['id']}/registrations"
+    assert len(client.get(path, headers=world.staff.headers).get_json()) == 3
+    own = client.get(path, headers=a.headers).get_json()
+    assert [r["bidder_number"] for r in own] == ["0001"]
+    assert client.get(f"/api/v1/registrations/{registrations[0]['id']}", headers=a.headers).status_code == 200
+    assert client.get(f"/api/v1/registrations/{registrations[0]['id']}", headers=b.headers).status_code == 404
+    assert client.get(path, headers=world.uni.headers).status_code == 403
+    assert client.get(path).status_code == 401
+    assert client.post(f"/api/v1/registrations/{registrations[0]['id']}/confirm", json={},
+                       headers=world.staff.headers).get_json()["reason"] == "already_confirmed"
+    assert client.post(f"/api/v1/auctions/{auction['id']}/registrations", json={},
+                       headers=world.uni.headers).status_code == 403
+    lots = client.get(f"/api/v1/auctions/{auction['id']}/lots").get_json()
+    assert [item["id"] for item in lots] == [lot["id"]] and "reserve_price_fen" not in lots[0]
+    assert client.post(f"/api/v1/lots/{lot['id']}/bids", json={"amount_fen": 100_000_00},
+                       headers=world.staff.headers).status_code == 403
+    assert client.get("/api/v1/auctions/999999").status_code == 404
+    assert client.get("/api/v1/lots/999999").status_code == 404
+    assert bid(client, a, 999999, 100).status_code == 404
