@@ -79,7 +79,7 @@ def session_with_lot(client, world, frozen_clock):
     bidders = Bidders(client, world, 3)
     registrations = [_register(client, world, auction["id"], actor) for actor in bidders.actors]
     clock.freeze(START + timedelta(minutes=1))
-    world.staff = world.staff.renewed()
+    world.staff, world.uni = world.staff.renewed(), world.uni.renewed()
     bidders.renew()
     return auction, lot, bidders, registrations
 
