@@ -141,8 +141,10 @@ def register_blueprints(app: Flask) -> None:
     from app.outlets.routes import blp as outlets_blp
     from app.patents.routes import listings_blp, patents_blp
     from app.pledges.routes import blp as pledges_blp
+    from app.stats.dashboard import blp as dashboard_blp
     from app.stats.routes import blp as stats_blp
 
+    app.register_blueprint(dashboard_blp)
     for blueprint in (health_blp, auth_blp, users_blp, orgs_blp, invitations_blp, outlets_blp, patents_blp,
                       listings_blp, imports_blp, search_blp, demands_blp, inquiries_blp, deals_blp, pledges_blp,
                       auctions_blp, stats_blp, notifications_blp, audit_blp):
