@@ -91,11 +91,8 @@ def _deal_rows(f: queries.Filters) -> Iterator[list]:
 
 def _joined(key, value, table, other, on, parent_id):
     """A correlated 'a；b；c' of the values of a deal's patents, in patent id order."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        aggregate = sa.func.string_agg(value, sa.literal_column("'；'"), order_by=other.id)
-    else:
-        aggregate = sa.func.group_concat(value, "；")
-    return sa.select(aggregate).select_from(table).join(other, on).where(key == parent_id).scalar_subquery()
+    return sa.select(_aggregate(value, other.id)).select_from(table).join(other, on).where(
+        key == parent_id).scalar_subquery()
 
 
 def _listing_rows(f: queries.Filters) -> Iterator[list]:
@@ -114,10 +111,12 @@ def _listing_rows(f: queries.Filters) -> Iterator[list]:
                outlet_names, field, ipc]
 
 
-def _aggregate(value):
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.string_agg(value, sa.literal_column("'；'"))
-    return sa.func.group_concat(value, "；")
+def _aggregate(value, order=None):
+    if db.session.get_bind().dialect.name == "postgresql" and order is not None:
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return sa.func.string_agg(value, aggregate_order_by(sa.literal_column("'；'"), order))
+    return sa.func.aggregate_strings(value, "；")
 
 
 def _outlet_rows(f: queries.Filters) -> Iterator[list]:
