@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.deals import Client, _free_port, _wait_for, percentiles  # noqa: E402
+from bench.deals import Client, _wait_for, percentiles, start_gunicorn  # noqa: E402
 
 STEP = 10_000  # ¥100 increments: a long run stays far below any band change
 START = 1_000_000
@@ -250,14 +250,7 @@ def main() -> None:
     url, drop = scratch_database(args.database, work)
     try:
         data = setup(url, work, args.lots, args.bidders)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "SEARCH_PATH": str(work / "search.sqlite3"),
-               "JSON_LOGS": "false", "THREADS": str(args.threads), "MATCHING_MODEL_DIR": "",
-               "GUNICORN_CMD_ARGS": "--access-logfile=/dev/null --error-logfile=-"}
-        server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
-                                   "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "wsgi:app"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=(work / "gunicorn.log").open("wb"))
+        server, port = start_gunicorn(url, work, args.workers, args.threads)
         report = {"database": "postgresql" if args.database else "sqlite", "lots": args.lots + 1,
                   "bidders": args.bidders, "clients": args.clients, "gunicorn": f"{args.workers}x{args.threads}",
                   "seconds_per_phase": args.seconds}

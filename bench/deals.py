@@ -169,14 +169,7 @@ def main() -> None:
     url, drop = scratch_database(args.database, work)
     try:
         data = setup(url, work, args.patents, args.enterprises)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "SEARCH_PATH": str(work / "search.sqlite3"),
-               "JSON_LOGS": "false", "THREADS": str(args.threads), "MATCHING_MODEL_DIR": "",
-               "GUNICORN_CMD_ARGS": "--access-logfile=/dev/null --error-logfile=-"}
-        server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
-                                   "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "wsgi:app"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=(work / "gunicorn.log").open("wb"))
+        server, port = start_gunicorn(url, work, args.workers, args.threads)
         try:
             _wait_for(port)
             report = measure(data, port, args, url)
@@ -191,6 +184,18 @@ def main() -> None:
         print(f"written to {out.relative_to(ROOT)}")
     finally:
         drop()
+
+
+def start_gunicorn(url: str, work: Path, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    """The project's gunicorn.conf.py on a free local port, logging to work/gunicorn.log."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SEARCH_PATH": str(work / "search.sqlite3"),
+           "JSON_LOGS": "false", "THREADS": str(threads), "MATCHING_MODEL_DIR": "",
+           "GUNICORN_CMD_ARGS": "--access-logfile=/dev/null --error-logfile=-"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
+                               "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "wsgi:app"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(work / "gunicorn.log").open("wb"))
+    return server, port
 
 
 def _wait_for(port: int) -> None:
