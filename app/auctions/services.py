@@ -122,11 +122,10 @@ def update_auction(actor: User, auction_id: int, changes: dict) -> Auction:
         if end <= starts_at or end > ends_at:
             raise Conflict("lot_outside_schedule", f"lot {lot.id} ends at {lot.scheduled_ends_at.isoformat()}, "
                            "outside the new schedule", field="ends_at")
-        moved = end != lot.ends_at
+        # The lot's close job, already queued, waits again for a later end; the minute sweep closes an
+        # earlier one.
         lot.opens_at, lot.scheduled_ends_at, lot.ends_at = starts_at, end, end
         lot.window_seconds = schedule.get("anti_sniping_seconds", auction.anti_sniping_seconds)
-        if moved:
-            _schedule_close(lot)
     before = {key: _jsonable(getattr(auction, key)) for key in changes}
     for key, value in changes.items():
         setattr(auction, key, value)

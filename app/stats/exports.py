@@ -4,9 +4,9 @@ cells, amounts in yuan with two decimals, a frozen header row).
 
 Rows are read from a server-side cursor in batches and written as they come, so a 100,000-row export
 never sits in memory: CSV is streamed to the client line by line; XLSX (a zip, written at the end) goes
-to a temporary file first and is streamed from it. A text cell that begins with =, +, - or @ (or a tab
-or carriage return) is neutralised: in CSV it gets a leading apostrophe, in XLSX it is written as a
-plain string cell (openpyxl would otherwise take "=..." for a formula): imported titles come from outside.
+to a temporary file first (XlsxWriter's constant-memory mode) and is streamed from it. A text cell that
+begins with =, +, - or @ (or a tab or carriage return) is neutralised: in CSV it gets a leading
+apostrophe, in XLSX it is written as a string cell, never as a formula: imported titles come from outside.
 """
 
 from __future__ import annotations
@@ -72,13 +72,17 @@ def _stream(stmt: sa.Select) -> Iterator[sa.Row]:
 def _deal_rows(f: queries.Filters) -> Iterator[list]:
     d = queries.deals(f).subquery("d")
     seller, buyer = aliased(Organization), aliased(Organization)
-    numbers = _joined(DealPatent.deal_id, Patent.application_number, DealPatent, Patent,
-                      Patent.id == DealPatent.patent_id, d.c.id)
-    titles = _joined(DealPatent.deal_id, Patent.title, DealPatent, Patent, Patent.id == DealPatent.patent_id, d.c.id)
-    stmt = (sa.select(Deal.id, Deal.signed_on, Deal.kind, Deal.source, numbers, titles, seller.name, buyer.name,
-                      Outlet.name, Deal.amount_fen, Deal.amount_received_fen, Deal.payment_status,
-                      Deal.contract_number, Deal.registration_number, Deal.registered_on, Deal.status, Deal.after_event)
-            .join(d, d.c.id == Deal.id).join(seller, seller.id == Deal.seller_organization_id)
+    # The patents of every selected deal in one grouped pass (not a lookup per row).
+    patents = (sa.select(DealPatent.deal_id, _aggregate(Patent.application_number, Patent.id).label("numbers"),
+                         _aggregate(Patent.title, Patent.id).label("titles"))
+               .join(Patent, Patent.id == DealPatent.patent_id).join(d, d.c.id == DealPatent.deal_id)
+               .group_by(DealPatent.deal_id).subquery("p"))
+    stmt = (sa.select(Deal.id, Deal.signed_on, Deal.kind, Deal.source, patents.c.numbers, patents.c.titles,
+                      seller.name, buyer.name, Outlet.name, Deal.amount_fen, Deal.amount_received_fen,
+                      Deal.payment_status, Deal.contract_number, Deal.registration_number, Deal.registered_on,
+                      Deal.status, Deal.after_event)
+            .join(d, d.c.id == Deal.id).join(patents, patents.c.deal_id == Deal.id)
+            .join(seller, seller.id == Deal.seller_organization_id)
             .join(buyer, buyer.id == Deal.buyer_organization_id).outerjoin(Outlet, Outlet.id == Deal.outlet_id)
             .order_by(Deal.signed_on, Deal.id))
     for row in _stream(stmt):
@@ -87,12 +91,6 @@ def _deal_rows(f: queries.Filters) -> Iterator[list]:
         yield [deal_id, signed_on, _label(KIND_LABELS, kind), _label(SOURCE_LABELS, source), numbers_, titles_,
                seller_name, buyer_name, outlet, Yuan.of(amount), Yuan.of(received), _label(PAYMENT_LABELS, payment),
                contract, registration, registered_on, _label(STATUS_LABELS, status), "是" if after_event else "否"]
-
-
-def _joined(key, value, table, other, on, parent_id):
-    """A correlated 'a；b；c' of the values of a deal's patents, in patent id order."""
-    return sa.select(_aggregate(value, other.id)).select_from(table).join(other, on).where(
-        key == parent_id).scalar_subquery()
 
 
 def _listing_rows(f: queries.Filters) -> Iterator[list]:
@@ -191,37 +189,32 @@ def _csv_cell(value):
 
 
 def xlsx_file(report: Report, f: queries.Filters):
-    """The workbook in a temporary file (deleted on close), positioned at its start."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    """The workbook in a temporary file (deleted on close), positioned at its start. XlsxWriter in its
+    constant-memory mode writes each row as it comes; every cell is written by its type, so no text ever
+    becomes a formula."""
+    import xlsxwriter
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(report.name)
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-
-    def header(text):
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        return cell
-
-    def cell(value):
-        out = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, Yuan):
-            out.value = float(value)  # exact to the fen at these magnitudes; Excel stores doubles anyway
-            out.number_format = "#,##0.00"
-        elif isinstance(value, date):
-            out.number_format = "yyyy-mm-dd"
-        elif isinstance(value, str):
-            out.data_type = "s"  # never a formula, whatever it begins with
-        return out
-
-    sheet.append([header(text) for text in report.headers])
-    for row in report.rows(f):
-        sheet.append([cell(value) for value in row])
-    handle = tempfile.TemporaryFile()
-    workbook.save(handle)
+    handle = tempfile.NamedTemporaryFile(suffix=".xlsx")
+    workbook = xlsxwriter.Workbook(handle.name, {"constant_memory": True, "in_memory": False})
+    sheet = workbook.add_worksheet(report.name)
+    header, money, day = (workbook.add_format({"bold": True}), workbook.add_format({"num_format": "#,##0.00"}),
+                          workbook.add_format({"num_format": "yyyy-mm-dd"}))
+    sheet.freeze_panes(1, 0)
+    for column, text in enumerate(report.headers):
+        sheet.write_string(0, column, text, header)
+    for row_number, row in enumerate(report.rows(f), 1):
+        for column, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, Yuan):
+                sheet.write_number(row_number, column, float(value), money)
+            elif isinstance(value, date):
+                sheet.write_datetime(row_number, column, datetime(value.year, value.month, value.day), day)
+            elif isinstance(value, bool | str):
+                sheet.write_string(row_number, column, str(value))
+            else:
+                sheet.write_number(row_number, column, value)
+    workbook.close()
     handle.seek(0)
     return handle
 
