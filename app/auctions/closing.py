@@ -54,5 +54,5 @@ def closing_when_refused_as_late(lot_id: int) -> Iterator[None]:
 
 def settle_auction(auction_id: int) -> None:
     """Close every lot of the session that is past its end (its results, its lot list)."""
-    for lot_id in db.session.scalars(services.due_lots_of_auction(auction_id)).all():
+    for lot_id in services.due_lot_ids(auction_id):
         settle(lot_id)

@@ -589,13 +589,12 @@ def close_session_if_done(auction_id: int, now: datetime) -> None:
     record("auction", auction_id, "close", SYSTEM, from_status="open", to_status="closed")
 
 
-def due_lot_ids(limit: int | None = None) -> list[int]:
+def due_lot_ids(auction_id: int | None = None) -> list[int]:
+    """Lots past their end and still open (of one session, or all), the earliest end first."""
     stmt = sa.select(Lot.id).where(Lot.status == "open", Lot.ends_at <= clock.now()).order_by(Lot.ends_at)
-    return list(db.session.scalars(stmt.limit(limit) if limit else stmt))
-
-
-def due_lots_of_auction(auction_id: int) -> sa.Select:
-    return sa.select(Lot.id).where(Lot.auction_id == auction_id, Lot.status == "open", Lot.ends_at <= clock.now())
+    if auction_id is not None:
+        stmt = stmt.where(Lot.auction_id == auction_id)
+    return list(db.session.scalars(stmt))
 
 
 def due_empty_sessions() -> list[int]:

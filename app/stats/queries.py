@@ -34,6 +34,7 @@ from app.auth.models import Organization
 from app.deals.models import Deal, DealPatent
 from app.deals.rules import LICENSE_KINDS, OWNERSHIP_KINDS
 from app.demands.models import Demand
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.inquiries.models import Inquiry
 from app.outlets.models import Outlet
@@ -318,8 +319,6 @@ def public_figures() -> dict:
 
 def filters_for(actor, args: dict) -> Filters:
     """The filters a caller may use: staff any; a university or institute its own organisation only."""
-    from app.errors import Forbidden, Invalid
-
     outlet_id = None
     if args.get("outlet"):
         outlet_id = db.session.scalar(sa.select(Outlet.id).where(Outlet.code == args["outlet"]))
