@@ -46,6 +46,8 @@ def _session(live_world, bidders: int, *, ends_in: timedelta, window_seconds: in
         registration = auctions.register(user, auction.id, {})
         auctions.confirm_registration(SYSTEM, registration.id, {})
         actors.append({"Authorization": f"Bearer {factories.token_for(user)}"})
+    # The end counts from now, when the bidders are ready (setting them up may take seconds on a busy machine).
+    lot.scheduled_ends_at = lot.ends_at = clock.now() + ends_in
     db.session.commit()
     return lot.id, actors
 
