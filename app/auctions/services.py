@@ -442,13 +442,12 @@ def set_proxy(actor: User, lot_id: int, max_amount_fen: int) -> tuple[ProxyBid, 
     placed = lot.proxies_placed + 1
     outcome = rules.set_proxy(lot.rules_lot(now), _standing(lot, proxies), str(registration.id), max_amount_fen,
                               placed, now)
+    proxy = next((p for p in proxies if p.registration_id == registration.id), None)
     if outcome.reason is not None:
-        own = next((p for p in proxies if p.registration_id == registration.id), None)
-        if outcome.reason == "bid_too_low" and own is not None and max_amount_fen <= own.max_amount_fen:
-            raise Conflict("bid_too_low", f"a maximum is only raised: yours is {own.max_amount_fen} fen",
+        if outcome.reason == "bid_too_low" and proxy is not None and max_amount_fen <= proxy.max_amount_fen:
+            raise Conflict("bid_too_low", f"a maximum is only raised: yours is {proxy.max_amount_fen} fen",
                            field="max_amount_fen")
         raise _refuse(outcome.reason, lot, now)
-    proxy = next((p for p in proxies if p.registration_id == registration.id), None)
     if proxy is None:
         proxy = ProxyBid(lot_id=lot.id, registration=registration, max_amount_fen=max_amount_fen, placed=placed)
         db.session.add(proxy)

@@ -118,10 +118,7 @@ def _aggregate(value, order=None):
 
 
 def _outlet_rows(f: queries.Filters) -> Iterator[list]:
-    d = queries.deals(f).cte("d")
-    dp = queries.deal_patents(f, d).cte("dp")
-    published = queries.listings(f, published_in_period=True).cte("published")
-    for row in queries.by_outlet(f, d, dp, published):
+    for row in queries.by_outlet(f, *queries.selections(f)):
         yield [row["outlet_code"], row["name"], row["listings_published"], row["patents_listed"], row["deals"],
                row["patents_converted"], Yuan.of(row["amount_fen"])]
 

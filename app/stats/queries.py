@@ -152,15 +152,18 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def overview(f: Filters, top: int = 10) -> dict:
+def selections(f: Filters) -> tuple:
+    """The CTEs every breakdown reads: the deals that count, their patents, the listings published."""
     d = deals(f).cte("d")
-    dp = deal_patents(f, d).cte("dp")
-    published = listings(f, published_in_period=True).cte("published")
+    return d, deal_patents(f, d).cte("dp"), listings(f, published_in_period=True).cte("published")
 
-    count, amount = db.session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(d.c.amount_fen), 0))
-                                       ).one()
+
+def overview(f: Filters, top: int = 10) -> dict:
+    d, dp, published = selections(f)
     by_kind = {kind: {"deals": n, "amount_fen": int(total)} for kind, n, total in db.session.execute(
         sa.select(d.c.kind, sa.func.count(), sa.func.sum(d.c.amount_fen)).group_by(d.c.kind).order_by(d.c.kind))}
+    count = sum(row["deals"] for row in by_kind.values())
+    amount = sum(row["amount_fen"] for row in by_kind.values())
     by_source = {source: {"deals": n, "amount_fen": int(total)} for source, n, total in db.session.execute(
         sa.select(d.c.source, sa.func.count(), sa.func.sum(d.c.amount_fen)).group_by(d.c.source)
         .order_by(d.c.source))}
@@ -177,12 +180,10 @@ def overview(f: Filters, top: int = 10) -> dict:
     lot_rows = lots(f).subquery("l")
     offered = db.session.scalar(sa.select(sa.func.count()).select_from(lot_rows).where(
         lot_rows.c.status != "withdrawn", *within(lot_rows.c.opens_at, f.since, f.until))) or 0
-    closed = dict(db.session.execute(
-        sa.select(lot_rows.c.status, sa.func.count()).where(lot_rows.c.status.in_(("sold", "unsold")),
-                                                              *within(lot_rows.c.closed_at, f.since, f.until))
-        .group_by(lot_rows.c.status)).all())
-    sold_amount = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(lot_rows.c.final_price_fen), 0)).where(
-        lot_rows.c.status == "sold", *within(lot_rows.c.closed_at, f.since, f.until))) or 0
+    closed = {status: (n, total or 0) for status, n, total in db.session.execute(
+        sa.select(lot_rows.c.status, sa.func.count(), sa.func.sum(lot_rows.c.final_price_fen))
+        .where(lot_rows.c.status.in_(("sold", "unsold")), *within(lot_rows.c.closed_at, f.since, f.until))
+        .group_by(lot_rows.c.status))}
 
     posted = sa.select(Demand.id).where(*within(Demand.created_at, f.since, f.until)).subquery("dm")
     demands_posted = db.session.scalar(sa.select(sa.func.count()).select_from(posted)) or 0
@@ -192,7 +193,7 @@ def overview(f: Filters, top: int = 10) -> dict:
     offering = listings(f, published_in_period=False).where(
         Listing.status.in_(sorted(PUBLISHED_STATUSES))).subquery("o")
     on_offer = db.session.scalar(sa.select(sa.func.count(sa.distinct(offering.c.patent_id)))) or 0
-    sold, unsold = closed.get("sold", 0), closed.get("unsold", 0)
+    (sold, sold_amount), (unsold, _) = closed.get("sold", (0, 0)), closed.get("unsold", (0, 0))
     return {
         "period": {"from": f.start, "to": f.end},
         "totals": {
@@ -213,7 +214,7 @@ def overview(f: Filters, top: int = 10) -> dict:
         "by_outlet": by_outlet(f, d, dp, published),
         "by_university": _by_university(d, dp, published, top),
         "by_field": _by_field(d, dp, published),
-        "by_mode": _by_mode(d, published),
+        "by_mode": _by_mode(by_kind, published),
         "by_month": _by_month(f, d, dp, published),
     }
 
@@ -277,13 +278,12 @@ def _by_field(d, dp, published) -> list[dict]:
     return sorted(out, key=lambda row: (-row["amount_fen"], -row["patents_listed"], row["field"] or "~"))
 
 
-def _by_mode(d, published) -> list[dict]:
-    deal_rows = {row[0]: row[1:] for row in db.session.execute(
-        sa.select(d.c.kind, sa.func.count(), sa.func.sum(d.c.amount_fen)).group_by(d.c.kind))}
+def _by_mode(by_kind: dict, published) -> list[dict]:
+    """Listings published by mode beside the deals of the same kind (a deal's kind is the mode it took)."""
     listed = dict(db.session.execute(sa.select(published.c.mode, sa.func.count()).group_by(published.c.mode)).all())
-    modes = sorted(set(deal_rows) | set(listed))
-    return [{"mode": mode, "listings_published": listed.get(mode, 0), "deals": deal_rows.get(mode, (0, 0))[0],
-             "amount_fen": int(deal_rows.get(mode, (0, 0))[1] or 0)} for mode in modes]
+    none = {"deals": 0, "amount_fen": 0}
+    return [{"mode": mode, "listings_published": listed.get(mode, 0), **by_kind.get(mode, none)}
+            for mode in sorted(set(by_kind) | set(listed))]
 
 
 def _by_month(f: Filters, d, dp, published) -> list[dict]:
