@@ -81,6 +81,9 @@ def register_jobs() -> None:
     import app.indexing.jobs  # noqa: F401
     import app.patents.jobs  # noqa: F401
     import app.pledges.services  # noqa: F401
+    from app.stats import cells
+
+    cells.install_session_hooks()
 
 
 def register_extensions(app: Flask) -> None:

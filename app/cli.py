@@ -184,9 +184,11 @@ def register(app: Flask) -> None:
     app.cli.add_command(search_cli)
     from app.auctions.cli import auctions_cli
     from app.demands.cli import matching_cli
+    from app.stats.cli import stats_cli
 
     app.cli.add_command(auctions_cli)
     app.cli.add_command(matching_cli)
+    app.cli.add_command(stats_cli)
 
 
 def _run_jobs_after_cli() -> None:

@@ -21,6 +21,7 @@ EVENTS = {
     "listing.published": "listings went on the shelf: {listing_ids}",
     "patent.out_of_force": "a patent lapsed or ran out of term: {patent_id}, {reason}",
     "import.finished": "an import job ended: {import_id}, {status}",
+    "listings.bulk_written": "listings were written without the ORM (imports), published on: {listed_on}",
 }
 
 

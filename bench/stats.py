@@ -7,8 +7,11 @@ XLSX (and CSV) export of the deals, with time and peak memory.
 A fresh database is built by the migrations; the catalogue is generated in the database itself
 (INSERT ... SELECT generate_series: patents, listings across 11 outlets and two years, deals over two
 years with 5% cancelled and one in twenty a package of two patents, 2,000 auction lots, 20,000 demands),
-then ANALYZEd. The overview is called through the app (Flask's test client, in this process) with five
-filter sets, --repeat times each: p50/p95/max. Each export runs in a child process of its own (the app,
+then the statistics' cells are built from them (`cells.rebuild`, timed: the rows went in past the app's
+hooks) and the tables ANALYZEd. The overview is called through the app (Flask's test client, in this
+process) with five filter sets, --repeat times each: p50/p95/max; then again with today's day and month
+marked as a write marks them before the refresh job has run (those read from the rows); then two filter
+sets are computed from the rows alone and compared with the cells' figures. Each export runs in a child process of its own (the app,
 then one export streamed to a file), which reports its wall time and its peak RSS
 (getrusage ru_maxrss), beside the same child's RSS before the export. Results go to stdout and
 bench/results/stats-postgresql.json.
@@ -86,9 +89,19 @@ def setup(url: str, work: Path, listings: int, deals: int) -> dict:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
         generated = round(time.perf_counter() - started, 1)
+        # The rows went in by SQL, past the ORM's hooks: every day and month is worked out, as
+        # `flask stats rebuild` does after a bulk load.
+        from app.stats import cells
+
+        started = time.perf_counter()
+        units = cells.rebuild()
+        built = round(time.perf_counter() - started, 1)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE"))
         db.session.remove()
         db.engine.dispose()
-    return {"token": token, "generated_s": generated, "first_outlet": OUTLETS[1][0]}
+    return {"token": token, "generated_s": generated, "cells_s": built, "units": units,
+            "first_outlet": OUTLETS[1][0]}
 
 
 GENERATE = [
@@ -105,6 +118,7 @@ GENERATE = [
               (ARRAY['listed','listed','listed','listed','sold','licensed','withdrawn','expired'])[1 + g % 8],
               now() - ((g % 730) || ' days')::interval - ((g % 24) || ' hours')::interval, 1, now(), now()
        FROM generate_series(1, :n) AS g""",
+    "UPDATE listings SET listed_on = (listed_at AT TIME ZONE 'Asia/Shanghai')::date",
     """INSERT INTO listing_outlets (listing_id, outlet_id)
        SELECT g, (:outlets)[1 + g % cardinality(:outlets)] FROM generate_series(1, :n) AS g""",
     """INSERT INTO deals (id, kind, status, source, listing_id, outlet_id, seller_organization_id,
@@ -174,18 +188,58 @@ def measure_overview(url: str, work: Path, token: str, repeat: int, outlet: str)
         "one field": {"field": FIELDS[0]},
     }
     report = {}
-    for name, args in variants.items():
-        times = []
-        for _ in range(repeat + 1):
-            started = time.perf_counter()
-            response = client.get("/api/v1/stats/overview", query_string=args, headers=headers)
-            times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.get_json()
-        totals = response.get_json()["totals"]
-        report[name] = {**percentiles(times[1:]), "deals": totals["deals"], "listings_published":
-                        totals["listings_published"]}
-        print(f"overview {name:>15}: {json.dumps(report[name], ensure_ascii=False)}", flush=True)
+    for pending in (False, True):
+        if pending:
+            _write_pending(app)
+        for name, args in variants.items():
+            times = []
+            for _ in range(repeat + 1):
+                started = time.perf_counter()
+                response = client.get("/api/v1/stats/overview", query_string=args, headers=headers)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.get_json()
+            totals = response.get_json()["totals"]
+            label = f"{name}, a write pending" if pending else name
+            report[label] = {**percentiles(times[1:]), "deals": totals["deals"], "listings_published":
+                             totals["listings_published"]}
+            print(f"overview {label:>35}: {json.dumps(report[label], ensure_ascii=False)}", flush=True)
+    report["same as the rows"] = _same_as_rows(app, variants["one month"], outlet)
+    print(f"cells and rows agree: {report['same as the rows']}", flush=True)
     return report
+
+
+def _write_pending(app) -> None:
+    """Today's day and this month marked as a listing and a deal written now would, before the refresh job
+    has run: the overview reads those from the rows."""
+    from datetime import date
+
+    from app.extensions import db
+    from app.stats import cells
+
+    with app.app_context():
+        cells.mark(cells.LISTING, [date.today()])
+        cells.mark(cells.DEAL, [date.today()])
+        db.session.commit()
+
+
+def _same_as_rows(app, one_month: dict, outlet: str) -> dict:
+    """The overview from the cells against the same figures computed from the rows themselves."""
+    from datetime import date
+
+    from app.extensions import db
+    from app.outlets.models import Outlet
+    from app.stats import queries, rollup
+
+    out = {}
+    with app.app_context():
+        import sqlalchemy as sa
+
+        outlet_id = db.session.scalar(sa.select(Outlet.id).where(Outlet.code == outlet))
+        for name, f in {"one month": queries.Filters(start=date.fromisoformat(one_month["from"]),
+                                                     end=date.fromisoformat(one_month["to"])),
+                        "one outlet": queries.Filters(outlet_id=outlet_id)}.items():
+            out[name] = rollup.overview(f) == queries.overview_from_rows(f)
+    return out
 
 
 def export_child(url: str, work: Path, token: str, report: str, fmt: str) -> None:
@@ -247,8 +301,10 @@ def main() -> None:
     url, drop = scratch_database(args.database, work)
     try:
         data = setup(url, work, args.listings, args.deals)
-        print(f"generated {args.listings} listings and {args.deals} deals in {data['generated_s']} s", flush=True)
+        print(f"generated {args.listings} listings and {args.deals} deals in {data['generated_s']} s; "
+              f"cells of {data['units']} days and months built in {data['cells_s']} s", flush=True)
         report = {"listings": args.listings, "deals": args.deals, "generated_s": data["generated_s"],
+                  "cells_s": data["cells_s"],
                   "overview": measure_overview(url, work, data["token"], args.repeat, data["first_outlet"]),
                   "export_csv": measure_export(url, work, data["token"], "csv"),
                   "export_xlsx": measure_export(url, work, data["token"], "xlsx"),

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, events
 from app.audit.models import AuditLog
 from app.audit.services import record as audit
 from app.auth.models import User
@@ -280,7 +280,8 @@ def _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, 
     status = "listed" if publish else "draft"
     bulk_insert(db.session, Listing, [
         {"patent_id": pid, "mode": list_mode, "price_fen": price, "negotiable": price is None, "status": status,
-         "created_by_user_id": actor_id, "listed_at": now if publish else None, "version": 1, "created_at": now,
+         "created_by_user_id": actor_id, "listed_at": now if publish else None,
+         "listed_on": clock.business_date(now) if publish else None, "version": 1, "created_at": now,
          "updated_at": now} for pid, (_, _, price) in zip(patent_ids, new, strict=True)])
     # These patents were created in this transaction: each has exactly the one listing just written.
     listing_of = dict(db.session.execute(sa.select(Listing.patent_id, Listing.id)
@@ -295,6 +296,9 @@ def _insert_new_patents(actor, owner_id, rows, report, outlet_codes, list_mode, 
          "changes": {"patent_id": pid, "mode": list_mode}, "created_at": now}
         for lid, pid in zip(listing_ids, patent_ids, strict=True)])
     enqueue_many("listing", listing_ids)
+    # Bulk rows pass no ORM flush, whose hooks tell the statistics what changed.
+    events.emit("listings.bulk_written", actor,
+                listed_on=[clock.business_date(now).isoformat() if publish else None])
     report["listed"] += len(listing_ids)
     if publish:
         report["published_ids"] += listing_ids

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app import clock
 from app.auth.models import Organization
@@ -135,6 +135,9 @@ class Listing(TimestampMixin, db.Model):
     ol_term_months: Mapped[int | None] = mapped_column()
     created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The business date of listed_at, kept beside it: what the statistics count a listing under (by day,
+    # through an index), in the zone the exchange reports in.
+    listed_on: Mapped[date | None] = mapped_column(sa.Date, index=True)
     # Optimistic concurrency: two staff approving at once cannot both win.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -143,6 +146,11 @@ class Listing(TimestampMixin, db.Model):
                                                  order_by=Outlet.id)
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("listed_at")
+    def _listed_on(self, _key, value: datetime | None) -> datetime | None:
+        self.listed_on = clock.business_date(value) if value is not None else None
+        return value
 
     @property
     def outlet_codes(self) -> list[str]:

@@ -159,6 +159,45 @@ def selections(f: Filters) -> tuple:
 
 
 def overview(f: Filters, top: int = 10) -> dict:
+    """The figures of `f`: from the cells kept per day and month (cells.py), which hold no buyers, or for
+    an organisation (seller or buyer) from the rows themselves, which are few for one organisation."""
+    if f.organization_id is None:
+        from . import rollup
+
+        return rollup.overview(f, top)
+    return overview_from_rows(f, top)
+
+
+def lot_figures(f: Filters) -> dict:
+    """Lots offered, sold and unsold in the period, and what the sold ones fetched."""
+    lot_rows = lots(f).subquery("l")
+    offered = db.session.scalar(sa.select(sa.func.count()).select_from(lot_rows).where(
+        lot_rows.c.status != "withdrawn", *within(lot_rows.c.opens_at, f.since, f.until))) or 0
+    closed = {status: (n, total or 0) for status, n, total in db.session.execute(
+        sa.select(lot_rows.c.status, sa.func.count(), sa.func.sum(lot_rows.c.final_price_fen))
+        .where(lot_rows.c.status.in_(("sold", "unsold")), *within(lot_rows.c.closed_at, f.since, f.until))
+        .group_by(lot_rows.c.status))}
+    (sold, sold_amount), (unsold, _) = closed.get("sold", (0, 0)), closed.get("unsold", (0, 0))
+    return {"lots_offered": offered, "lots_sold": sold, "lots_unsold": unsold,
+            "lot_sale_rate": _rate(sold, sold + unsold), "lots_sold_amount_fen": int(sold_amount)}
+
+
+def demand_figures(f: Filters) -> dict:
+    """Demands posted in the period and those of them with an inquiry (exchange-wide)."""
+    posted = sa.select(Demand.id).where(*within(Demand.created_at, f.since, f.until)).subquery("dm")
+    demands_posted = db.session.scalar(sa.select(sa.func.count()).select_from(posted)) or 0
+    demands_inquired = db.session.scalar(sa.select(sa.func.count(sa.distinct(Inquiry.demand_id))).where(
+        Inquiry.demand_id.in_(sa.select(posted.c.id)))) or 0
+    return {"demands_posted": demands_posted, "demands_with_inquiry": demands_inquired}
+
+
+def lots_sold_by_month(f: Filters) -> dict[str, int]:
+    lot_rows = lots(f).where(Lot.status == "sold", *within(Lot.closed_at, f.since, f.until)).subquery("sl")
+    lot_month = month_of_moment(lot_rows.c.closed_at)
+    return dict(db.session.execute(sa.select(lot_month, sa.func.count()).group_by(lot_month)).all())
+
+
+def overview_from_rows(f: Filters, top: int = 10) -> dict:
     d, dp, published = selections(f)
     by_kind = {kind: {"deals": n, "amount_fen": int(total)} for kind, n, total in db.session.execute(
         sa.select(d.c.kind, sa.func.count(), sa.func.sum(d.c.amount_fen)).group_by(d.c.kind).order_by(d.c.kind))}
@@ -176,24 +215,9 @@ def overview(f: Filters, top: int = 10) -> dict:
     status_counts = dict(db.session.execute(
         sa.select(sa.literal_column("s.status"), sa.func.count()).select_from(
             listings(f, published_in_period=False).subquery("s")).group_by(sa.literal_column("s.status"))).all())
-
-    lot_rows = lots(f).subquery("l")
-    offered = db.session.scalar(sa.select(sa.func.count()).select_from(lot_rows).where(
-        lot_rows.c.status != "withdrawn", *within(lot_rows.c.opens_at, f.since, f.until))) or 0
-    closed = {status: (n, total or 0) for status, n, total in db.session.execute(
-        sa.select(lot_rows.c.status, sa.func.count(), sa.func.sum(lot_rows.c.final_price_fen))
-        .where(lot_rows.c.status.in_(("sold", "unsold")), *within(lot_rows.c.closed_at, f.since, f.until))
-        .group_by(lot_rows.c.status))}
-
-    posted = sa.select(Demand.id).where(*within(Demand.created_at, f.since, f.until)).subquery("dm")
-    demands_posted = db.session.scalar(sa.select(sa.func.count()).select_from(posted)) or 0
-    demands_inquired = db.session.scalar(sa.select(sa.func.count(sa.distinct(Inquiry.demand_id))).where(
-        Inquiry.demand_id.in_(sa.select(posted.c.id)))) or 0
-
     offering = listings(f, published_in_period=False).where(
         Listing.status.in_(sorted(PUBLISHED_STATUSES))).subquery("o")
     on_offer = db.session.scalar(sa.select(sa.func.count(sa.distinct(offering.c.patent_id)))) or 0
-    (sold, sold_amount), (unsold, _) = closed.get("sold", (0, 0)), closed.get("unsold", (0, 0))
     return {
         "period": {"from": f.start, "to": f.end},
         "totals": {
@@ -207,9 +231,7 @@ def overview(f: Filters, top: int = 10) -> dict:
             "conversion_rate": _rate(converted, listed),
             "listings_by_status": status_counts,
             "patents_on_offer": on_offer,
-            "lots_offered": offered, "lots_sold": sold, "lots_unsold": unsold,
-            "lot_sale_rate": _rate(sold, sold + unsold), "lots_sold_amount_fen": int(sold_amount),
-            "demands_posted": demands_posted, "demands_with_inquiry": demands_inquired,
+            **lot_figures(f), **demand_figures(f),
         },
         "by_outlet": by_outlet(f, d, dp, published),
         "by_university": _by_university(d, dp, published, top),
@@ -240,7 +262,17 @@ def by_outlet(f: Filters, d, dp, published) -> list[dict]:
 
 
 def _by_university(d, dp, published, top: int) -> list[dict]:
-    """The most active sellers (universities and institutes) by amount, then by deals."""
+    rows, patents = top_sellers(d, dp, top)
+    ids = [row[0] for row in rows]
+    listed = dict(db.session.execute(
+        sa.select(published.c.owner_organization_id, sa.func.count(sa.distinct(published.c.patent_id)))
+        .where(published.c.owner_organization_id.in_(ids)).group_by(published.c.owner_organization_id)).all())
+    return university_rows(rows, patents, listed)
+
+
+def top_sellers(d, dp, top: int) -> tuple[list, dict[int, int]]:
+    """The most active sellers (universities and institutes) by amount, then by deals, and the patents
+    each converted."""
     seller = d.c.seller_organization_id
     rows = db.session.execute(
         sa.select(Organization.id, Organization.name, Organization.kind, sa.func.count(), sa.func.sum(d.c.amount_fen))
@@ -253,9 +285,10 @@ def _by_university(d, dp, published, top: int) -> list[dict]:
         sa.select(d.c.seller_organization_id, sa.func.count(sa.distinct(dp.c.patent_id)))
         .join(dp, dp.c.deal_id == d.c.id).where(d.c.seller_organization_id.in_(ids))
         .group_by(d.c.seller_organization_id)).all())
-    listed = dict(db.session.execute(
-        sa.select(published.c.owner_organization_id, sa.func.count(sa.distinct(published.c.patent_id)))
-        .where(published.c.owner_organization_id.in_(ids)).group_by(published.c.owner_organization_id)).all())
+    return rows, patents
+
+
+def university_rows(rows, patents: dict, listed: dict) -> list[dict]:
     return [{"organization_id": org_id, "name": name, "kind": kind, "deals": n, "amount_fen": int(amount),
              "patents_converted": patents.get(org_id, 0), "patents_listed": listed.get(org_id, 0)}
             for org_id, name, kind, n, amount in rows]
@@ -295,9 +328,7 @@ def _by_month(f: Filters, d, dp, published) -> list[dict]:
         sa.select(patent_month, sa.func.count(sa.distinct(dp.c.patent_id))).group_by(patent_month)).all())
     listed_month = month_of_moment(published.c.listed_at)
     listed = dict(db.session.execute(sa.select(listed_month, sa.func.count()).group_by(listed_month)).all())
-    lot_rows = lots(f).where(Lot.status == "sold", *within(Lot.closed_at, f.since, f.until)).subquery("sl")
-    lot_month = month_of_moment(lot_rows.c.closed_at)
-    sold = dict(db.session.execute(sa.select(lot_month, sa.func.count()).group_by(lot_month)).all())
+    sold = lots_sold_by_month(f)
     months = sorted(set(deal_rows) | set(listed) | set(sold))
     return [{"month": m, "deals": deal_rows.get(m, (0, 0))[0], "amount_fen": int(deal_rows.get(m, (0, 0))[1] or 0),
              "patents_converted": converted.get(m, 0), "listings_published": listed.get(m, 0),
@@ -306,15 +337,9 @@ def _by_month(f: Filters, d, dp, published) -> list[dict]:
 
 def public_figures() -> dict:
     """The headline figures of a public page: all time, every outlet."""
-    converted = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(DealPatent.patent_id))).join(Deal, Deal.id == DealPatent.deal_id)
-        .where(Deal.status != "cancelled")) or 0
-    amount = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Deal.amount_fen), 0))
-                               .where(Deal.status != "cancelled")) or 0
-    on_offer = db.session.scalar(sa.select(sa.func.count(sa.distinct(Listing.patent_id)))
-                                 .where(Listing.status.in_(sorted(PUBLISHED_STATUSES)))) or 0
-    return {"outlets": db.session.scalar(sa.select(sa.func.count()).select_from(Outlet)) or 0,
-            "patents_on_offer": on_offer, "patents_converted": converted, "amount_fen": int(amount)}
+    from . import rollup
+
+    return rollup.public_figures()
 
 
 def filters_for(actor, args: dict) -> Filters:

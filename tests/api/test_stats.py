@@ -9,6 +9,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app import clock
@@ -16,14 +17,27 @@ from app.auctions import services as auctions
 from app.auth.models import SYSTEM
 from app.deals import services as deal_services
 from app.extensions import db
+from app.outlets.models import Outlet
+from app.patents import listings as listing_services
+from app.stats import cells, queries, rollup
 
 from .. import factories
 
 NEW_ENERGY, FARMING, IT = "新能源", "现代农业", "新一代信息技术"
 
 
-@pytest.fixture()
-def network(world):
+def bring_cells_up(state: str) -> None:
+    """The overview's sources in each state they can be in: every day and month still dirty (read from the
+    rows), all refreshed into cells, or some of each."""
+    if state == "cells":
+        while cells.refresh():
+            pass
+    elif state == "some cells":
+        cells.refresh(limit=3)
+
+
+@pytest.fixture(params=["rows", "cells", "some cells"])
+def network(world, request):
     """Four listings (March, April), five deals (one cancelled, one a package), an unsold lot, two demands."""
     uni, other = world.uni.org, world.other_uni.org
     buyer = world.enterprise.org
@@ -69,6 +83,7 @@ def network(world):
     factories.inquiry(enterprise.user, l3, demand_id=asked.id)
     clock.freeze(datetime(2026, 6, 20, 1, 0, tzinfo=UTC))
     db.session.commit()
+    bring_cells_up(request.param)
     yield world
     clock.unfreeze()
 
@@ -225,3 +240,81 @@ def test_xlsx_exports_are_typed_frozen_and_safe(client, network):
     assert cell.data_type == "s"
     lots = load_workbook(io.BytesIO(_export(client, network, "auctions", "xlsx").data)).active
     assert [row[5] for row in lots.iter_rows(min_row=2, values_only=True)] == ["流拍"]
+
+
+@pytest.mark.parametrize("state", ["rows", "cells", "some cells"])
+def test_the_cells_add_up_to_the_rows_with_shared_patents_and_cut_months(world, state):
+    """A patent listed twice (two modes, two outlets, two days), one licensed twice and one in a package
+    beside it, deals either side of month ends, a patent moved to another field and a listing withdrawn
+    after the refresh: whatever the cells' state, every figure of every filter equals the rows' own."""
+    uni, buyer = world.uni.org, world.enterprise.org
+    clock.freeze(datetime(2026, 1, 30, 3, 0, tzinfo=UTC))
+    twice = factories.patent(uni, ipc_codes=["H01M 4/58"])
+    first = factories.listing(twice, "listed", mode="nonexclusive_license", outlet_codes=["baoshan", "wuxi"])
+    farm = factories.patent(uni, ipc_codes=["A01B 1/00"])
+    factories.listing(farm, "listed", outlet_codes=["wuxi"])
+    clock.freeze(datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
+    factories.listing(twice, "listed", mode="assignment", outlet_codes=["wuxi"])
+    chip = factories.patent(uni, ipc_codes=["H01L 21/00"])
+    factories.listing(chip, "draft")
+    clock.freeze(datetime(2026, 3, 5, 3, 0, tzinfo=UTC))
+    licence = {"kind": "nonexclusive_license", "license_term_months": 12}
+    factories.deal([twice.id], uni, buyer, amount_fen=100_000, signed_on=date(2026, 1, 31), **licence)
+    factories.deal([twice.id, farm.id], uni, buyer, amount_fen=250_000, signed_on=date(2026, 2, 1),
+                   outlet_code="wuxi", **licence)
+    factories.deal([chip.id], uni, world.enterprise.org, amount_fen=70_000, signed_on=date(2026, 2, 28),
+                   outlet_code="baoshan")
+    db.session.commit()
+    bring_cells_up(state)
+    # Changes after the refresh leave their units dirty again (read from the rows, not the stale cells).
+    farm.field = "新材料"
+    listing_services.move(SYSTEM, first, "withdraw", None)
+    db.session.commit()
+    outlet_ids = dict(db.session.execute(sa.select(Outlet.code, Outlet.id)).all())
+    filter_sets = [{}, {"start": date(2026, 1, 31)}, {"end": date(2026, 2, 1)},
+                   {"start": date(2026, 1, 31), "end": date(2026, 2, 1)}, {"start": date(2026, 2, 1)},
+                   {"start": date(2026, 2, 2), "end": date(2026, 2, 27)}, {"outlet_id": outlet_ids["wuxi"]},
+                   {"outlet_id": outlet_ids["baoshan"], "start": date(2026, 1, 1), "end": date(2026, 1, 31)},
+                   {"field": NEW_ENERGY}, {"field": "新材料", "outlet_id": outlet_ids["wuxi"]}, {"field": "集成电路"}]
+    for args in filter_sets:
+        f = queries.Filters(**args)
+        assert rollup.overview(f, 10) == queries.overview_from_rows(f, 10), args
+    whole = rollup.overview(queries.Filters(), 10)["totals"]
+    # The patent listed twice is one patent; licensed twice, one patent converted.
+    assert (whole["listings_published"], whole["patents_listed"], whole["patents_converted"]) == (3, 2, 3)
+    clock.unfreeze()
+
+
+def test_writes_mark_their_units_and_the_refresh_and_commands_clear_them(app, client, network):
+    from app.stats.models import DealCell, ListingCell, StatsDirty
+
+    def dirty() -> set:
+        return set(db.session.execute(sa.select(StatsDirty.subject, StatsDirty.unit)).all())
+
+    before = overview(client, network)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["stats", "rebuild"])
+    assert result.exit_code == 0 and "rebuilt" in result.output, result.output
+    assert dirty() == set() and db.session.scalar(sa.select(sa.func.count()).select_from(ListingCell)) > 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DealCell)) > 0
+    assert overview(client, network) == before
+    # A deal recorded through the API marks its month; the job after the request refreshes it.
+    p = factories.patent(network.uni.org, ipc_codes=["H01M 4/58"])
+    db.session.commit()
+    body = factories.deal_body([p.id], network.uni.org, network.enterprise.org, amount_fen=90_000,
+                               signed_on="2026-06-02")
+    response = client.post("/api/v1/deals", json=body, headers={**network.staff.headers, **factories.deal_key()})
+    assert response.status_code == 201, response.get_json()
+    assert dirty() == set()
+    june = overview(client, network, **{"from": "2026-06-01", "to": "2026-06-30"})["totals"]
+    assert (june["deals"], june["amount_fen"], june["patents_converted"]) == (1, 90_000, 1)
+    # Written by a service with no job run after it: marked, read from the rows, then refreshed.
+    factories.deal([p.id], network.uni.org, network.enterprise.org, kind="nonexclusive_license",
+                   license_term_months=12, amount_fen=10_000, signed_on=date(2026, 6, 3))
+    assert dirty() == {("deal", date(2026, 6, 1))}
+    june = overview(client, network, **{"from": "2026-06-01", "to": "2026-06-30"})["totals"]
+    assert (june["deals"], june["amount_fen"], june["patents_converted"]) == (2, 100_000, 1)
+    result = runner.invoke(args=["stats", "refresh"])
+    assert result.exit_code == 0 and "1 day(s) and month(s) refreshed" in result.output, result.output
+    assert dirty() == set()
+    assert overview(client, network, **{"from": "2026-06-01", "to": "2026-06-30"})["totals"] == june
