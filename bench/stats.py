@@ -11,9 +11,9 @@ then the statistics' cells are built from them (`cells.rebuild`, timed: the rows
 hooks) and the tables ANALYZEd. The overview is called through the app (Flask's test client, in this
 process) with five filter sets, --repeat times each: p50/p95/max; then again with today's day and month
 marked as a write marks them before the refresh job has run (those read from the rows); then two filter
-sets are computed from the rows alone and compared with the cells' figures. Each export runs in a child process of its own (the app,
-then one export streamed to a file), which reports its wall time and its peak RSS
-(getrusage ru_maxrss), beside the same child's RSS before the export. Results go to stdout and
+sets are computed from the rows alone and compared with the cells' figures. Each export runs in a child
+process of its own (the app, then one export streamed to a file), which reports its wall time and its
+peak RSS (getrusage ru_maxrss), beside the same child's RSS before the export. Results go to stdout and
 bench/results/stats-postgresql.json.
 """
 

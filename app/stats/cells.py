@@ -24,7 +24,7 @@ from app.extensions import db
 from app.jobs import Every, job, request_at_commit
 from app.patents.models import Listing, ListingOutlet, Patent
 
-from .models import DealCell, ListingCell, SharedPatent, StatsDirty
+from .models import DealCell, ListingCell, SellerCell, SharedPatent, StatsDirty
 
 LISTING, DEAL = "listing", "deal"
 UNLISTED = date(1900, 1, 1)  # the day of listings never published (drafts, pending review)
@@ -164,33 +164,39 @@ def listing_rows(condition) -> list[sa.Select]:
     return [every, shelved]
 
 
-def deal_rows(condition) -> list[sa.Select]:
-    """Deal cells worked out from the deals that count and meet `condition` (selects to UNION ALL)."""
+def deal_rows(condition, columns: tuple[str, ...] | None = None) -> list[sa.Select]:
+    """Deal cells (or, with SELLER_COLUMNS, seller cells) worked out from the deals that count and meet
+    `condition` (selects to UNION ALL)."""
+    columns = columns or DEAL_COLUMNS
     counted = sa.and_(Deal.status != "cancelled", condition)
-    month, outlet = month_start(Deal.signed_on).label("month"), sa.func.coalesce(Deal.outlet_id, 0).label("outlet_id")
+    dims = {"month": month_start(Deal.signed_on), "outlet_id": sa.func.coalesce(Deal.outlet_id, 0),
+            "seller_organization_id": sa.func.coalesce(Deal.seller_organization_id, 0), "kind": Deal.kind,
+            "source": Deal.source}
+    names = [name for name in columns if name in dims]
+    grouped = [Deal.signed_on if name == "month" else getattr(Deal, name) for name in names]
     patents = (sa.select(sa.func.count()).select_from(DealPatent).where(DealPatent.deal_id == Deal.id)
                .scalar_subquery())
-    deals = (sa.select(month, outlet, Deal.kind, Deal.source, Deal.amount_fen, patents.label("patents"))
+    deals = (sa.select(*[dims[name].label(name) for name in names], Deal.amount_fen, patents.label("patents"))
              .where(counted).subquery("dr"))
-    keys = (deals.c.month, deals.c.outlet_id, deals.c.kind, deals.c.source)
-    every = sa.select(keys[0], keys[1], sa.literal(ALL_FIELDS).label("field"), *keys[2:],
-                      sa.func.count().label("deals"), sa.func.sum(deals.c.amount_fen).label("amount_fen"),
-                      sa.func.sum(deals.c.patents).label("patents")).group_by(*keys)
     # A deal once per field among its patents, with its whole amount and its patents of that field.
-    per_field = (sa.select(month, outlet, sa.func.coalesce(Patent.field, "").label("field"), Deal.kind, Deal.source,
-                           Deal.amount_fen, sa.func.count().label("patents"))
+    per_field = (sa.select(*[dims[name].label(name) for name in names],
+                           sa.func.coalesce(Patent.field, "").label("field"), Deal.amount_fen,
+                           sa.func.count().label("patents"))
                  .join(DealPatent, DealPatent.deal_id == Deal.id).join(Patent, Patent.id == DealPatent.patent_id)
-                 .where(counted).group_by(Deal.id, Deal.signed_on, Deal.outlet_id, Deal.kind, Deal.source,
-                                          Deal.amount_fen, Patent.field).subquery("fr"))
-    field_keys = (per_field.c.month, per_field.c.outlet_id, per_field.c.field, per_field.c.kind, per_field.c.source)
-    fields = sa.select(*field_keys, sa.func.count().label("deals"),
-                       sa.func.sum(per_field.c.amount_fen).label("amount_fen"),
-                       sa.func.sum(per_field.c.patents).label("patents")).group_by(*field_keys)
-    return [every, fields]
+                 .where(counted).group_by(Deal.id, *grouped, Deal.amount_fen, Patent.field).subquery("fr"))
+    out = []
+    for rows, field in ((deals, sa.literal(ALL_FIELDS)), (per_field, per_field.c.get("field"))):
+        keys = [rows.c[name] for name in names] + ([field] if rows is per_field else [])
+        values = {name: rows.c[name] for name in names}
+        values |= {"field": field, "deals": sa.func.count(), "amount_fen": sa.func.sum(rows.c.amount_fen),
+                   "patents": sa.func.sum(rows.c.patents)}
+        out.append(sa.select(*[values[name].label(name) for name in columns]).group_by(*keys))
+    return out
 
 
 LISTING_COLUMNS = ("day", "outlet_id", "field", "organization_id", "mode", "status", "listings")
 DEAL_COLUMNS = ("month", "outlet_id", "field", "kind", "source", "deals", "amount_fen", "patents")
+SELLER_COLUMNS = ("month", "seller_organization_id", "outlet_id", "field", "deals", "amount_fen", "patents")
 
 
 # -- refresh ----------------------------------------------------------------------------------------------
@@ -220,8 +226,9 @@ def refresh(limit: int = 5000) -> int:
         _record_shared(LISTING, sa.select(Listing.patent_id).where(condition), Listing.patent_id)
     if months:
         condition = _within(Deal.signed_on, _ranges(list(months), next_month))
-        db.session.execute(sa.delete(DealCell).where(DealCell.month.in_(months)))
-        db.session.execute(sa.insert(DealCell).from_select(DEAL_COLUMNS, sa.union_all(*deal_rows(condition))))
+        for model, columns in ((DealCell, DEAL_COLUMNS), (SellerCell, SELLER_COLUMNS)):
+            db.session.execute(sa.delete(model).where(model.month.in_(months)))
+            db.session.execute(sa.insert(model).from_select(columns, sa.union_all(*deal_rows(condition, columns))))
         _record_shared(DEAL, sa.select(DealPatent.patent_id).join(Deal, Deal.id == DealPatent.deal_id)
                        .where(condition), DealPatent.patent_id)
     db.session.execute(sa.delete(StatsDirty).where(StatsDirty.id.in_([row[0] for row in dirty])))
@@ -243,8 +250,8 @@ def rebuild() -> int:
     """Mark every day and month with rows as dirty and refresh them all (after a bulk load, or to check)."""
     days = set(db.session.scalars(sa.select(Listing.listed_on).distinct()))
     months = set(db.session.scalars(sa.select(month_start(Deal.signed_on)).distinct()))
-    db.session.execute(sa.delete(ListingCell))
-    db.session.execute(sa.delete(DealCell))
+    for model in (ListingCell, DealCell, SellerCell):
+        db.session.execute(sa.delete(model))
     mark(LISTING, days or [])
     mark(DEAL, months or [])
     db.session.commit()
@@ -287,25 +294,26 @@ def listing_source(dirty: set[date], start: date | None, end: date | None, *, pu
     return sa.union_all(stored, *listing_rows(listing_days(dirty))).subquery("lc")
 
 
-def deal_source(dirty: set[date], start: date | None, end: date | None) -> sa.Subquery:
-    """Deal cells of [start, end]: stored cells for the whole clean months inside it; from the rows for
-    dirty months and for the parts of months the period cuts."""
-    stored = sa.select(*[getattr(DealCell, name) for name in DEAL_COLUMNS])
+def deal_source(dirty: set[date], start: date | None, end: date | None, *, sellers: bool = False) -> sa.Subquery:
+    """Deal cells (seller cells) of [start, end]: stored cells for the whole clean months inside it; from
+    the rows for dirty months and for the parts of months the period cuts."""
+    model, columns = (SellerCell, SELLER_COLUMNS) if sellers else (DealCell, DEAL_COLUMNS)
+    stored = sa.select(*[getattr(model, name) for name in columns])
     rows: list[tuple[date, date]] = []  # half-open ranges of signed_on read from the rows
     after = end + timedelta(1) if end else None
     if start:
         first_whole = start if start.day == 1 else next_month(month_of(start))
-        stored = stored.where(DealCell.month >= first_whole)
+        stored = stored.where(model.month >= first_whole)
         if start < first_whole:
             rows.append((start, min(first_whole, after) if after else first_whole))
     if after:
         last_whole = month_of(after)  # the months before it end within the period
-        stored = stored.where(DealCell.month < last_whole)
+        stored = stored.where(model.month < last_whole)
         if last_whole < after:
             rows.append((max(last_whole, start) if start else last_whole, after))
     inside = {m for m in dirty if (not start or next_month(m) > start) and (not end or m <= end)}
     if inside:
-        stored = stored.where(DealCell.month.not_in(inside))
+        stored = stored.where(model.month.not_in(inside))
         for month in sorted(inside):
             a, b = month, next_month(month)
             a, b = max(a, start) if start else a, min(b, after) if after else b
@@ -314,7 +322,7 @@ def deal_source(dirty: set[date], start: date | None, end: date | None) -> sa.Su
     if not rows:
         return stored.subquery("dc")
     rows = _merge(rows)
-    return sa.union_all(stored, *deal_rows(_within(Deal.signed_on, rows))).subquery("dc")
+    return sa.union_all(stored, *deal_rows(_within(Deal.signed_on, rows), columns)).subquery("dc")
 
 
 def _merge(ranges: list[tuple[date, date]]) -> list[tuple[date, date]]:

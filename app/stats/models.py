@@ -65,6 +65,23 @@ class DealCell(db.Model):
     patents: Mapped[int] = mapped_column()
 
 
+class SellerCell(db.Model):
+    """Deals that count by month, seller (0: none), outlet (0: none) and field scope (as DealCell): the
+    most active universities without reading every deal."""
+
+    __tablename__ = "stats_seller_cells"
+    __table_args__ = (sa.Index("ix_stats_seller_cells_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date)
+    seller_organization_id: Mapped[int] = mapped_column()
+    outlet_id: Mapped[int] = mapped_column()
+    field: Mapped[str] = mapped_column(sa.String(40))
+    deals: Mapped[int] = mapped_column()
+    amount_fen: Mapped[int] = mapped_column(Money)
+    patents: Mapped[int] = mapped_column()
+
+
 class SharedPatent(db.Model):
     """A patent with more than one listing ('listing') or deal ('deal'): counting distinct patents, the
     cells' counts are exact for every other patent, and these few are counted from their rows."""

@@ -11,6 +11,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from app.auth.models import Organization
 from app.deals.rules import LICENSE_KINDS, OWNERSHIP_KINDS
 from app.extensions import db
 from app.outlets.models import Outlet
@@ -49,8 +50,7 @@ def overview(f: Filters, top: int = 10) -> dict:
     deals = _deals(f, dirty_months)
     by_kind = {kind: {"deals": n, "amount_fen": amount} for kind, (n, amount) in sorted(deals["by_kind"].items())}
     converted, listed = deals["converted"][()], listings["patents"][()]
-    d = queries.deals(f).cte("d")
-    rows, patents = queries.top_sellers(d, queries.deal_patents(f, d).cte("dp"), top)
+    rows, patents = _top_sellers(f, dirty_months, deals["shared"], top)
     return {
         "period": {"from": f.start, "to": f.end},
         "totals": {
@@ -181,7 +181,28 @@ def _deals(f: Filters, dirty: set[date]) -> dict:
         return _deal_groups(kind, outlet_id or 0, signed_on.strftime("%Y-%m"), field)
 
     return {"by_kind": dict(by_kind), "by_source": dict(by_source), "by_outlet": dict(by_outlet),
-            "by_month": dict(by_month), "fields": fields, "converted": _distinct(patents, selected, groups)}
+            "by_month": dict(by_month), "fields": fields, "converted": _distinct(patents, selected, groups),
+            "shared": selected}
+
+
+def _top_sellers(f: Filters, dirty: set[date], shared: list[tuple], top: int) -> tuple[list, dict[int, int]]:
+    """queries.top_sellers from the seller cells: the universities and institutes first by amount, then by
+    deals, then by id; and the patents each converted."""
+    source = cells.deal_source(dirty, f.start, f.end, sellers=True)
+    where = [source.c.field == (f.field or cells.ALL_FIELDS)]
+    if f.outlet_id:
+        where.append(source.c.outlet_id == f.outlet_id)
+    totals = {seller: (int(n), int(amount), int(count)) for seller, n, amount, count in db.session.execute(
+        sa.select(source.c.seller_organization_id, sa.func.sum(source.c.deals), sa.func.sum(source.c.amount_fen),
+                  sa.func.sum(source.c.patents)).where(*where).group_by(source.c.seller_organization_id))}
+    names = {org_id: (name, kind) for org_id, name, kind in db.session.execute(
+        sa.select(Organization.id, Organization.name, Organization.kind).where(
+            Organization.id.in_(list(totals)), Organization.kind.in_(("university", "institute"))))}
+    ranked = sorted(names, key=lambda org_id: (-totals[org_id][1], -totals[org_id][0], org_id))[:top]
+    patents = _distinct(Counter({("seller", org_id): totals[org_id][2] for org_id in ranked}), shared,
+                        lambda row: [("seller", row[5])])
+    return ([(org_id, *names[org_id], totals[org_id][0], totals[org_id][1]) for org_id in ranked],
+            {org_id: patents[("seller", org_id)] for org_id in ranked})
 
 
 def _deal_groups(kind: str, outlet_id: int, month: str, *field) -> list:

@@ -1,4 +1,4 @@
-"""Statistics' cells: listings per business day and deals per month, the units awaiting a refresh, the
+"""Statistics' cells: listings per business day, deals per month (and by seller), the units awaiting a refresh, the
 patents counted from their rows; listings.listed_on (the business date of listed_at)
 
 Revision ID: 0009_stats_cells
@@ -57,6 +57,20 @@ def upgrade():
     with op.batch_alter_table('stats_listing_cells', schema=None) as batch_op:
         batch_op.create_index('ix_stats_listing_cells_day', ['day'], unique=False)
 
+    op.create_table('stats_seller_cells',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('seller_organization_id', sa.Integer(), nullable=False),
+    sa.Column('outlet_id', sa.Integer(), nullable=False),
+    sa.Column('field', sa.String(length=40), nullable=False),
+    sa.Column('deals', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('patents', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_seller_cells'))
+    )
+    with op.batch_alter_table('stats_seller_cells', schema=None) as batch_op:
+        batch_op.create_index('ix_stats_seller_cells_month', ['month'], unique=False)
+
     op.create_table('stats_shared_patents',
     sa.Column('subject', sa.String(length=16), nullable=False),
     sa.Column('patent_id', sa.Integer(), nullable=False),
@@ -100,6 +114,10 @@ def downgrade():
         batch_op.drop_column('listed_on')
 
     op.drop_table('stats_shared_patents')
+    with op.batch_alter_table('stats_seller_cells', schema=None) as batch_op:
+        batch_op.drop_index('ix_stats_seller_cells_month')
+
+    op.drop_table('stats_seller_cells')
     with op.batch_alter_table('stats_listing_cells', schema=None) as batch_op:
         batch_op.drop_index('ix_stats_listing_cells_day')
 
