@@ -45,6 +45,9 @@ def readiness() -> tuple[dict, bool]:
 
         checks["jobs"] = job_backlog()
         checks["matching"] = matching_check()
+        from app.stats.cells import backlog as stats_backlog
+
+        checks["statistics"] = stats_backlog()
     return checks, ready
 
 

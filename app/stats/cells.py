@@ -269,6 +269,12 @@ def refresh_job(payload: dict, ctx) -> None:
         ctx.heartbeat()
 
 
+def backlog() -> dict:
+    """Days and months awaiting the refresh (read from the rows meanwhile: slower, never wrong)."""
+    listing_days_, deal_months = dirty_units()
+    return {"ok": True, "dirty_days": len(listing_days_), "dirty_months": len(deal_months)}
+
+
 # -- reading ----------------------------------------------------------------------------------------------
 
 def dirty_units() -> tuple[set[date], set[date]]:

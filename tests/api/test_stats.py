@@ -312,6 +312,8 @@ def test_writes_mark_their_units_and_the_refresh_and_commands_clear_them(app, cl
     factories.deal([p.id], network.uni.org, network.enterprise.org, kind="nonexclusive_license",
                    license_term_months=12, amount_fen=10_000, signed_on=date(2026, 6, 3))
     assert dirty() == {("deal", date(2026, 6, 1))}
+    assert client.get("/readyz").get_json()["checks"]["statistics"] == {"ok": True, "dirty_days": 0,
+                                                                         "dirty_months": 1}
     june = overview(client, network, **{"from": "2026-06-01", "to": "2026-06-30"})["totals"]
     assert (june["deals"], june["amount_fen"], june["patents_converted"]) == (2, 100_000, 1)
     result = runner.invoke(args=["stats", "refresh"])
