@@ -52,7 +52,7 @@ class Deal(TimestampMixin, db.Model):
     buyer_organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(Money)
     contract_number: Mapped[str | None] = mapped_column(sa.String(64))
-    signed_on: Mapped[date] = mapped_column(sa.Date)
+    signed_on: Mapped[date] = mapped_column(sa.Date, active_history=True)  # the statistics mark the old month too
     # 拟成交: agreed after an auction or negotiation had ended; recorded and counted like any other.
     after_event: Mapped[bool] = mapped_column(default=False)
     license_starts_on: Mapped[date | None] = mapped_column(sa.Date)

@@ -136,8 +136,9 @@ class Listing(TimestampMixin, db.Model):
     created_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The business date of listed_at, kept beside it: what the statistics count a listing under (by day,
-    # through an index), in the zone the exchange reports in.
-    listed_on: Mapped[date | None] = mapped_column(sa.Date, index=True)
+    # through an index), in the zone the exchange reports in. Its old value is loaded before a change, so
+    # the statistics can mark the day it leaves.
+    listed_on: Mapped[date | None] = mapped_column(sa.Date, index=True, active_history=True)
     # Optimistic concurrency: two staff approving at once cannot both win.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -19,6 +19,7 @@ from app.deals import services as deal_services
 from app.extensions import db
 from app.outlets.models import Outlet
 from app.patents import listings as listing_services
+from app.patents.models import Listing
 from app.stats import cells, queries, rollup
 
 from .. import factories
@@ -256,7 +257,7 @@ def test_the_cells_add_up_to_the_rows_with_shared_patents_and_cut_months(world, 
     clock.freeze(datetime(2026, 2, 2, 3, 0, tzinfo=UTC))
     factories.listing(twice, "listed", mode="assignment", outlet_codes=["wuxi"])
     chip = factories.patent(uni, ipc_codes=["H01L 21/00"])
-    factories.listing(chip, "draft")
+    draft = factories.listing(chip, "draft")
     clock.freeze(datetime(2026, 3, 5, 3, 0, tzinfo=UTC))
     licence = {"kind": "nonexclusive_license", "license_term_months": 12}
     factories.deal([twice.id], uni, buyer, amount_fen=100_000, signed_on=date(2026, 1, 31), **licence)
@@ -270,6 +271,11 @@ def test_the_cells_add_up_to_the_rows_with_shared_patents_and_cut_months(world, 
     farm.field = "新材料"
     listing_services.move(SYSTEM, first, "withdraw", None)
     db.session.commit()
+    # Published after the refresh, from a row read afresh: it leaves the never-published cells for today's.
+    db.session.expire_all()
+    for action in ("submit", "approve"):
+        listing_services.move(SYSTEM, db.session.get(Listing, draft.id), action, None)
+    db.session.commit()
     outlet_ids = dict(db.session.execute(sa.select(Outlet.code, Outlet.id)).all())
     filter_sets = [{}, {"start": date(2026, 1, 31)}, {"end": date(2026, 2, 1)},
                    {"start": date(2026, 1, 31), "end": date(2026, 2, 1)}, {"start": date(2026, 2, 1)},
@@ -281,7 +287,7 @@ def test_the_cells_add_up_to_the_rows_with_shared_patents_and_cut_months(world, 
         assert rollup.overview(f, 10) == queries.overview_from_rows(f, 10), args
     whole = rollup.overview(queries.Filters(), 10)["totals"]
     # The patent listed twice is one patent; licensed twice, one patent converted.
-    assert (whole["listings_published"], whole["patents_listed"], whole["patents_converted"]) == (3, 2, 3)
+    assert (whole["listings_published"], whole["patents_listed"], whole["patents_converted"]) == (4, 3, 3)
     clock.unfreeze()
 
 
@@ -320,3 +326,23 @@ def test_writes_mark_their_units_and_the_refresh_and_commands_clear_them(app, cl
     assert result.exit_code == 0 and "1 day(s) and month(s) refreshed" in result.output, result.output
     assert dirty() == set()
     assert overview(client, network, **{"from": "2026-06-01", "to": "2026-06-30"})["totals"] == june
+
+
+def test_a_change_to_a_row_read_before_the_commit_marks_the_unit_it_leaves(world):
+    """The old day of a listing (the old month of a deal) is known even when the row was expired by a
+    commit before the change: both units are marked."""
+    from app.stats.models import StatsDirty
+
+    p = factories.patent(world.uni.org, ipc_codes=["H01M 4/58"])
+    draft = factories.listing(p, "draft")
+    deal = factories.deal([p.id], world.uni.org, world.enterprise.org, signed_on=date(2026, 3, 31))
+    while cells.refresh():
+        pass
+    listing = db.session.get(Listing, draft.id)
+    db.session.commit()  # expires it
+    listing.listed_at = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    deal.signed_on = date(2026, 4, 1)
+    db.session.commit()
+    assert set(db.session.execute(sa.select(StatsDirty.subject, StatsDirty.unit)).all()) == {
+        ("listing", cells.UNLISTED), ("listing", date(2026, 3, 1)), ("deal", date(2026, 3, 1)),
+        ("deal", date(2026, 4, 1))}
