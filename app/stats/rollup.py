@@ -45,8 +45,7 @@ def _within(day: date | None, f: Filters) -> bool:
 
 def overview(f: Filters, top: int = 10) -> dict:
     dirty_days, dirty_months = cells.dirty_units()
-    scope = f.outlet_id or cells.ALL_OUTLETS
-    listings = _listings(f, scope, dirty_days)
+    listings = _listings(f, dirty_days)
     deals = _deals(f, dirty_months)
     by_kind = {kind: {"deals": n, "amount_fen": amount} for kind, (n, amount) in sorted(deals["by_kind"].items())}
     converted, listed = deals["converted"][()], listings["patents"][()]
@@ -86,12 +85,13 @@ def public_figures() -> dict:
     f = Filters()
     deals = _deals(f, dirty_months)
     return {"outlets": db.session.scalar(sa.select(sa.func.count()).select_from(Outlet)) or 0,
-            "patents_on_offer": _listings(f, cells.ALL_OUTLETS, dirty_days)["on_offer"],
+            "patents_on_offer": _listings(f, dirty_days)["on_offer"],
             "patents_converted": deals["converted"][()],
             "amount_fen": sum(amount for _, amount in deals["by_kind"].values())}
 
 
-def _listings(f: Filters, scope: int, dirty: set[date]) -> dict:
+def _listings(f: Filters, dirty: set[date]) -> dict:
+    scope = f.outlet_id or cells.ALL_OUTLETS
     published = cells.listing_source(dirty, f.start, f.end, published=True)
     where = [published.c.field == f.field] if f.field else []
     month = month_of_date(published.c.day)
