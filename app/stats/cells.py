@@ -3,7 +3,8 @@ again from the rows, and the cells-or-rows sources the overview adds up.
 
 - Marking: a flush that writes a listing, a patent's field or owner, or a deal adds a `stats_dirty` row for
   each day (listings, by `listed_on`) or month (deals, by `signed_on`) it touches, in the same transaction,
-  and asks for one `stats.refresh` job at the commit. Bulk writers that bypass the ORM call `mark`.
+  and asks for one `stats.refresh` job at the commit, which the worker runs. Bulk writers that bypass the
+  ORM emit `listings.bulk_written`.
 - Refresh: under one lock at a time, recomputes the cells of the dirty days and months from the rows,
   records the patents that now have more than one listing or deal, and deletes the dirty rows it read.
 - Reading: a source is the stored cells of the clean units in a period plus the same cells worked out
@@ -263,7 +264,9 @@ def rebuild() -> int:
             return total
 
 
-@job(REFRESH_JOB, eager=True, coalesce=True, schedule=Every(60), lease_seconds=600)
+# Not eager: a write request does not wait for it (the overview is exact without it); the worker runs it
+# within its poll interval, and every minute whatever a failed run left.
+@job(REFRESH_JOB, coalesce=True, schedule=Every(60), lease_seconds=600)
 def refresh_job(payload: dict, ctx) -> None:
     while refresh():
         ctx.heartbeat()

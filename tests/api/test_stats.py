@@ -17,6 +17,7 @@ from app.auctions import services as auctions
 from app.auth.models import SYSTEM
 from app.deals import services as deal_services
 from app.extensions import db
+from app.jobs import run_due
 from app.outlets.models import Outlet
 from app.patents import listings as listing_services
 from app.patents.models import Listing
@@ -304,14 +305,15 @@ def test_writes_mark_their_units_and_the_refresh_and_commands_clear_them(app, cl
     assert dirty() == set() and db.session.scalar(sa.select(sa.func.count()).select_from(ListingCell)) > 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DealCell)) > 0
     assert overview(client, network) == before
-    # A deal recorded through the API marks its month; the job after the request refreshes it.
+    # A deal recorded through the API marks its month and asks for the refresh job, which the worker runs.
     p = factories.patent(network.uni.org, ipc_codes=["H01M 4/58"])
     db.session.commit()
     body = factories.deal_body([p.id], network.uni.org, network.enterprise.org, amount_fen=90_000,
                                signed_on="2026-06-02")
     response = client.post("/api/v1/deals", json=body, headers={**network.staff.headers, **factories.deal_key()})
     assert response.status_code == 201, response.get_json()
-    assert dirty() == set()
+    assert dirty() == {("deal", date(2026, 6, 1))}
+    assert run_due() >= 1 and dirty() == set()
     june = overview(client, network, **{"from": "2026-06-01", "to": "2026-06-30"})["totals"]
     assert (june["deals"], june["amount_fen"], june["patents_converted"]) == (1, 90_000, 1)
     # Written by a service with no job run after it: marked, read from the rows, then refreshed.
