@@ -158,16 +158,6 @@ def selections(f: Filters) -> tuple:
     return d, deal_patents(f, d).cte("dp"), listings(f, published_in_period=True).cte("published")
 
 
-def overview(f: Filters, top: int = 10) -> dict:
-    """The figures of `f`: from the cells kept per day and month (cells.py), which hold no buyers, or for
-    an organisation (seller or buyer) from the rows themselves, which are few for one organisation."""
-    if f.organization_id is None:
-        from . import rollup
-
-        return rollup.overview(f, top)
-    return overview_from_rows(f, top)
-
-
 def lot_figures(f: Filters) -> dict:
     """Lots offered, sold and unsold in the period, and what the sold ones fetched."""
     lot_rows = lots(f).subquery("l")
@@ -198,6 +188,8 @@ def lots_sold_by_month(f: Filters) -> dict[str, int]:
 
 
 def overview_from_rows(f: Filters, top: int = 10) -> dict:
+    """Every figure computed from the rows themselves: an organisation's view (rollup.overview), and what
+    the tests hold the cells' figures to."""
     d, dp, published = selections(f)
     by_kind = {kind: {"deals": n, "amount_fen": int(total)} for kind, n, total in db.session.execute(
         sa.select(d.c.kind, sa.func.count(), sa.func.sum(d.c.amount_fen)).group_by(d.c.kind).order_by(d.c.kind))}
@@ -333,13 +325,6 @@ def _by_month(f: Filters, d, dp, published) -> list[dict]:
     return [{"month": m, "deals": deal_rows.get(m, (0, 0))[0], "amount_fen": int(deal_rows.get(m, (0, 0))[1] or 0),
              "patents_converted": converted.get(m, 0), "listings_published": listed.get(m, 0),
              "lots_sold": sold.get(m, 0)} for m in months]
-
-
-def public_figures() -> dict:
-    """The headline figures of a public page: all time, every outlet."""
-    from . import rollup
-
-    return rollup.public_figures()
 
 
 def filters_for(actor, args: dict) -> Filters:

@@ -44,6 +44,10 @@ def _within(day: date | None, f: Filters) -> bool:
 
 
 def overview(f: Filters, top: int = 10) -> dict:
+    """The figures of `f`; for an organisation (seller or buyer) from the rows, since the cells keep no
+    buyers and one organisation's rows are few."""
+    if f.organization_id is not None:
+        return queries.overview_from_rows(f, top)
     dirty_days, dirty_months = cells.dirty_units()
     listings = _listings(f, dirty_days)
     deals = _deals(f, dirty_months)

@@ -8,7 +8,7 @@ from app.auth.permissions import allow_anonymous, current_user, require_role
 from app.fields import Date, Id, Integer, Text
 from app.patents.fields import known_fields
 
-from . import exports, queries
+from . import exports, queries, rollup
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics (统计) and exports: what the "
                 "network achieved, by outlet, university, field, mode and month")
@@ -62,7 +62,7 @@ class Overview(MethodView):
     @require_role("staff", "university")
     def get(self, args):
         """The network's figures in a period, with breakdowns (staff; a university its own)."""
-        return queries.overview(queries.filters_for(current_user(), args), args["top"])
+        return rollup.overview(queries.filters_for(current_user(), args), args["top"])
 
 
 @blp.route("/stats/public")
@@ -73,7 +73,7 @@ class Public(MethodView):
     @allow_anonymous
     def get(self):
         """The headline figures of the public page (cacheable)."""
-        return queries.public_figures(), 200, {"Cache-Control": "public, max-age=300"}
+        return rollup.public_figures(), 200, {"Cache-Control": "public, max-age=300"}
 
 
 @blp.route("/stats/export")
