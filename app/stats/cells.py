@@ -26,6 +26,7 @@ from app.jobs import Every, job, request_at_commit
 from app.patents.models import Listing, ListingOutlet, Patent
 
 from .models import DealCell, ListingCell, SellerCell, SharedPatent, StatsDirty
+from .queries import dialect, month_start
 
 LISTING, DEAL = "listing", "deal"
 UNLISTED = date(1900, 1, 1)  # the day of listings never published (drafts, pending review)
@@ -113,26 +114,9 @@ def install_session_hooks() -> None:
 
 # -- cells from the rows ----------------------------------------------------------------------------------
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def month_start(column):
-    if _dialect() == "postgresql":
-        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), column), sa.Date)
-    return sa.func.date(column, sa.literal_column("'start of month'"), type_=sa.Date)
-
-
 def _ranges(units: list[date], step) -> list[tuple[date, date]]:
     """Half-open date ranges covering the units (adjacent ones merged)."""
-    out: list[list[date]] = []
-    for unit in sorted(set(units)):
-        end = step(unit)
-        if out and out[-1][1] == unit:
-            out[-1][1] = end
-        else:
-            out.append([unit, end])
-    return [(a, b) for a, b in out]
+    return _merge([(unit, step(unit)) for unit in units])
 
 
 def _within(column, ranges: list[tuple[date, date]]):
@@ -203,7 +187,7 @@ SELLER_COLUMNS = ("month", "seller_organization_id", "outlet_id", "field", "deal
 # -- refresh ----------------------------------------------------------------------------------------------
 
 def _lock() -> bool:
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         return bool(db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(REFRESH_LOCK))))
     return True  # SQLite: the write transaction itself is the one lock
 
@@ -247,6 +231,16 @@ def _record_shared(subject: str, touched: sa.Select, patent_column) -> None:
         db.session.execute(sa.insert(SharedPatent), [{"subject": subject, "patent_id": pid} for pid in new])
 
 
+def refresh_all(progress=None) -> int:
+    """Refresh until nothing is dirty (or another process is refreshing); returns how many units."""
+    total = 0
+    while done := refresh():
+        total += done
+        if progress is not None:
+            progress()
+    return total
+
+
 def rebuild() -> int:
     """Mark every day and month with rows as dirty and refresh them all (after a bulk load, or to check)."""
     days = set(db.session.scalars(sa.select(Listing.listed_on).distinct()))
@@ -256,20 +250,14 @@ def rebuild() -> int:
     mark(LISTING, days or [])
     mark(DEAL, months or [])
     db.session.commit()
-    total = 0
-    while True:
-        done = refresh()
-        total += done
-        if not done:
-            return total
+    return refresh_all()
 
 
 # Not eager: a write request does not wait for it (the overview is exact without it); the worker runs it
 # within its poll interval, and every minute whatever a failed run left.
 @job(REFRESH_JOB, coalesce=True, schedule=Every(60), lease_seconds=600)
 def refresh_job(payload: dict, ctx) -> None:
-    while refresh():
-        ctx.heartbeat()
+    refresh_all(ctx.heartbeat)
 
 
 def backlog() -> dict:

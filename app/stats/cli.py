@@ -14,10 +14,7 @@ def refresh_command() -> None:
     """Work out the cells of the days and months changed since the last refresh."""
     from . import cells
 
-    total = 0
-    while done := cells.refresh():
-        total += done
-    click.echo(f"{total} day(s) and month(s) refreshed")
+    click.echo(f"{cells.refresh_all()} day(s) and month(s) refreshed")
 
 
 @stats_cli.command("rebuild")

@@ -68,19 +68,26 @@ def within(column, since, until) -> list:
     return out
 
 
-def _dialect() -> str:
+def dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
 def month_of_date(column):
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         return sa.func.to_char(column, "YYYY-MM")
     return sa.func.strftime("%Y-%m", column)
 
 
+def month_start(column):
+    """The first day of a date's month, as a date."""
+    if dialect() == "postgresql":
+        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), column), sa.Date)
+    return sa.func.date(column, sa.literal_column("'start of month'"), type_=sa.Date)
+
+
 def month_of_moment(column):
     """The business month (YYYY-MM) of a UTC timestamp."""
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         return sa.func.to_char(sa.func.timezone(clock.zone().key, column), "YYYY-MM")
     # SQLite has no time zones: the business zone's offset now (fixed for Asia/Shanghai, which keeps no DST).
     offset = int(clock.now().astimezone(clock.zone()).utcoffset().total_seconds() // 60)

@@ -39,7 +39,7 @@ def _distinct(rows_by_group: Counter, shared: list[tuple], group_of) -> Counter:
     return out
 
 
-def _within(day: date | None, f: Filters) -> bool:
+def _in_period(day: date | None, f: Filters) -> bool:
     return day is not None and (not f.start or day >= f.start) and (not f.end or day <= f.end)
 
 
@@ -129,7 +129,7 @@ def _listings(f: Filters, dirty: set[date]) -> dict:
         if (f.field and field != f.field) or (f.outlet_id and f.outlet_id not in outlet_ids):
             continue
         in_scope.append((patent_id, row))
-        if _within(listed_on, f):
+        if _in_period(listed_on, f):
             in_period.append((patent_id, row))
 
     def groups(row):
@@ -176,7 +176,7 @@ def _deals(f: Filters, dirty: set[date]) -> dict:
     selected = []
     for row in cells.shared_deal_patents(dirty):
         _, patent_id, signed_on, kind, outlet_id, _seller, field = row
-        if (f.field and field != f.field) or (f.outlet_id and outlet_id != f.outlet_id) or not _within(signed_on, f):
+        if (f.field and field != f.field) or (f.outlet_id and outlet_id != f.outlet_id) or not _in_period(signed_on, f):
             continue
         selected.append((patent_id, row))
 
