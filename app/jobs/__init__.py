@@ -6,11 +6,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from .queue import backlog, enqueue, run_after_commit, run_due
+from .queue import backlog, enqueue, job_row, run_after_commit, run_due
 from .registry import DailyAt, Every, JobContext, Retry, job
 
-__all__ = ["DailyAt", "Every", "JobContext", "Retry", "backlog", "enqueue", "job", "run_after_commit", "run_due",
-           "install_session_hooks", "request_at_commit"]
+__all__ = ["DailyAt", "Every", "JobContext", "Retry", "backlog", "enqueue", "job", "job_row", "run_after_commit",
+           "run_due", "install_session_hooks", "request_at_commit"]
 
 _installed = False
 
