@@ -434,7 +434,9 @@ def _write_bids(lot_id: int, rows: list[dict], changes: dict, job: dict | None) 
     """Insert the bids, update the lot, insert the job; the bids' ids, in order. PostgreSQL takes the three
     in one statement (data-modifying CTEs), SQLite (which serialises writers anyway) one after the other."""
     bids, lots, jobs = Bid.__table__, Lot.__table__, Job.__table__
-    insert_bids = sa.insert(bids).values(rows).returning(bids.c.id)
+    # One row (the usual bid) as keyword values: SQLAlchemy caches that statement's compiled form, never a
+    # multi-row VALUES (proxies answering).
+    insert_bids = sa.insert(bids).values(rows[0] if len(rows) == 1 else rows).returning(bids.c.id)
     update_lot = sa.update(lots).where(lots.c.id == lot_id).values(changes)
     insert_job = sa.insert(jobs).values(job) if job is not None else None
     if db.session.get_bind().dialect.name != "postgresql":
