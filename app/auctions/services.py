@@ -411,6 +411,8 @@ def _apply(lot: Lot, outcome: rules.Outcome, now: datetime, bidders: dict[int, R
     in the session. Written by Core statements (one on PostgreSQL) while the lot's lock is held, not by an
     ORM flush: the lock is held for as short a time as the bid allows. The lot in the session is set to
     what was written; the bids returned are not in the session."""
+    if not outcome.accepted:
+        return []  # a leader raising its maximum: only a bid moves the standing
     before = lot.leader_registration_id
     standing = outcome.standing
     leader = int(standing.leader) if standing.leader is not None else None

@@ -178,6 +178,21 @@ def test_proxies_answer_at_once_and_stay_secret(client, world, session_with_lot)
     assert "145" not in str(public)
 
 
+def test_a_leader_raises_its_maximum_without_bidding(client, world, session_with_lot):
+    _auction, lot, bidders, _ = session_with_lot
+    a, _b, _c = bidders.actors
+    lot_id = lot["id"]
+    first = client.post(f"/api/v1/lots/{lot_id}/proxy", json={"max_amount_fen": 145_000_00}, headers=a.headers)
+    assert first.status_code == 200 and first.get_json()["bid"]["amount_fen"] == 100_000_00
+    raised = client.post(f"/api/v1/lots/{lot_id}/proxy", json={"max_amount_fen": 180_000_00}, headers=a.headers)
+    assert raised.status_code == 200, raised.get_json()
+    body = raised.get_json()
+    assert body["bid"] is None and body["proxy_bids"] == [] and body["proxy"]["max_amount_fen"] == 180_000_00
+    assert body["lot"]["current_price_fen"] == 100_000_00 and body["lot"]["bid_count"] == 1
+    history = client.get(f"/api/v1/lots/{lot_id}/bids").get_json()
+    assert [x["amount_fen"] for x in history["items"]] == [100_000_00]
+
+
 def test_anti_sniping_extends_and_the_lot_closes_once_into_a_deal(client, world, session_with_lot):
     _auction, lot, bidders, registrations = session_with_lot
     a, b, c = bidders.actors
