@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from sqlalchemy import orm
+
 from app import clock, jobs
 from app.db import WRITE_INTENT
 from app.errors import Conflict
@@ -19,11 +21,14 @@ from . import services
 from .models import Lot
 
 
-def settle(lot_id: int) -> None:
-    """Close the lot now if it is past its end and still open; nothing otherwise (one cheap read)."""
-    lot = db.session.get(Lot, lot_id)
+def settle(lot_id: int) -> Lot | None:
+    """Close the lot now if it is past its end and still open; nothing otherwise (one cheap read). The lot
+    as it now stands (None if there is none): showing it costs no further query (the session holds its
+    rows only while someone holds the object)."""
+    # With the leader and the winner, whom showing the lot names.
+    lot = db.session.get(Lot, lot_id, options=[orm.joinedload(Lot.leader), orm.joinedload(Lot.winner)])
     if lot is None or not lot.due(clock.now()):
-        return
+        return lot
     # End the request's transaction so far (on SQLite a reader's BEGIN): the close begins as a writer.
     db.session.commit()
     intent = WRITE_INTENT.set(True)
@@ -36,6 +41,7 @@ def settle(lot_id: int) -> None:
     finally:
         WRITE_INTENT.reset(intent)
     jobs.run_after_commit()
+    return lot
 
 
 @contextlib.contextmanager

@@ -109,8 +109,7 @@ class LotItem(MethodView):
     @allow_anonymous
     def get(self, lot_id):
         """One lot, with the server's time and the lot's current end; 304 on a matching If-None-Match."""
-        closing.settle(lot_id)
-        lot = services.get_lot(lot_id)
+        lot = closing.settle(lot_id) or services.get_lot(lot_id)  # get_lot: the 404
         # The ETag covers the lot's state as this viewer sees it, not the server time, so a poll that
         # finds nothing new is a bodiless 304.
         state = LOT_STATE.dump(lot)

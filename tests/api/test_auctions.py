@@ -282,6 +282,26 @@ def test_etag_answers_304_until_the_lot_changes(client, world, session_with_lot)
     assert staff.status_code == 200  # staff see the reserve: another representation
 
 
+def test_a_poll_of_a_lot_is_one_query(client, world, session_with_lot):
+    _auction, lot, bidders, _ = session_with_lot
+    bid(client, bidders.actors[0], lot["id"], 100_000_00)
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    engine = db.engine
+    db.session.remove()  # as a request served by gunicorn starts: nothing loaded yet
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        shown = client.get(f"/api/v1/lots/{lot['id']}").get_json()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert shown["leading_bidder_number"] == "0001"
+    assert len(statements) == 1, statements
+
+
 def test_withdraw_only_before_the_first_bid(client, world, session_with_lot):
     _auction, lot, bidders, _ = session_with_lot
     auction_id = lot["auction_id"]
