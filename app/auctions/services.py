@@ -1,8 +1,8 @@
 """Auctions (拍卖): sessions, lots, registrations with deposits, bids and proxy maximums, and closing.
 
-Every bid and every proxy locks its lot's row for the few statements that read the standing, apply
-rules.py and write the accepted bids (the lot and the bidder's registration are read in one statement). A lot closes
-once: `close_lot` re-reads it under the same lock and does nothing when another process closed it first.
+Every bid and every proxy locks its lot's row for the two statements that read the standing (with the
+bidder's registration) and write the accepted bids, with rules.py applied in between. A lot closes once:
+`close_lot` re-reads it under the same lock and does nothing when another process closed it first.
 """
 
 from __future__ import annotations
