@@ -428,8 +428,8 @@ def _apply(lot: Lot, outcome: rules.Outcome, now: datetime, bidders: dict[int, R
     for name, value in changes.items():
         set_committed_value(lot, name, value)
     set_committed_value(lot, "leader", bidders[leader] if leader is not None else None)
-    return [Bid(id=bid_id, registration=bidders[row["registration_id"]], **row) for bid_id, row in zip(ids, rows,
-                                                                                                       strict=True)]
+    return [Bid(id=bid_id, registration=bidders[row["registration_id"]], **row)
+            for bid_id, row in zip(ids, rows, strict=True)]
 
 
 def _write_bids(lot_id: int, rows: list[dict], changes: dict, job: dict | None) -> list[int]:
