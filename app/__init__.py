@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import select
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -109,6 +110,30 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            _check_connections_on_checkout(db.engine)
+
+
+def _check_connections_on_checkout(engine: sa.Engine) -> None:
+    """A pooled connection the server has closed (a restart, `pg_terminate_backend`, an idle timeout) is
+    replaced before a request uses it. The server says so on the socket (an error message, then the close),
+    so a look at the socket finds it without the round trip a `SELECT 1` ping costs every request. A
+    connection that died silently (a host gone, no close) fails its first statement instead, as a ping would
+    have hung on it; that error invalidates the whole pool."""
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, _record, _proxy):
+        if dbapi_connection.closed or dbapi_connection.broken or _socket_has_news(dbapi_connection.fileno()):
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
+
+
+def _socket_has_news(fd: int) -> bool:
+    """An idle connection between transactions is sent nothing; anything readable (the server's goodbye,
+    the end of the stream) means it is no longer fit to use."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:

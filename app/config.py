@@ -26,7 +26,9 @@ def _int(name: str, default: int) -> int:
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No `pool_pre_ping`: on PostgreSQL a pooled connection is checked by a look at its socket instead of a
+    # round trip per request (app/__init__.py); SQLite's file connections do not go away.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL") or None
     ELASTICSEARCH_INDEX_PREFIX = os.environ.get("ELASTICSEARCH_INDEX_PREFIX", "patent-supermarket")
     ELASTICSEARCH_ANALYZER = os.environ.get("ELASTICSEARCH_ANALYZER", "cjk")

@@ -22,7 +22,7 @@ from ..conftest import migrated_app
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     # Room for every thread's connection: a request waits for none but the database's locks.
-    engine = {"pool_pre_ping": True, "pool_size": 25, "max_overflow": 10}
+    engine = {"pool_size": 25, "max_overflow": 10}
     with migrated_app(tmp_path_factory, "ps_live", SQLALCHEMY_ENGINE_OPTIONS=engine) as app:
         yield app
 
