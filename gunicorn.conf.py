@@ -18,4 +18,6 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 262144
-accesslog = "-"
+# No access log of gunicorn's own: the app writes one line per request already (app/guards.py: request id,
+# user, route, status, duration), and formatting a second one costs every request.
+accesslog = None

@@ -191,7 +191,7 @@ def start_gunicorn(url: str, work: Path, workers: int, threads: int) -> tuple[su
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "SEARCH_PATH": str(work / "search.sqlite3"),
            "JSON_LOGS": "false", "THREADS": str(threads), "MATCHING_MODEL_DIR": "",
-           "GUNICORN_CMD_ARGS": "--access-logfile=/dev/null --error-logfile=-"}
+           "GUNICORN_CMD_ARGS": "--error-logfile=-"}
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py",
                                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "wsgi:app"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(work / "gunicorn.log").open("wb"))
