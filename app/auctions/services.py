@@ -1,14 +1,20 @@
 """Auctions (拍卖): sessions, lots, registrations with deposits, bids and proxy maximums, and closing.
 
-Every bid and every proxy locks its lot's row for the two statements that read the standing (with the
-bidder's registration) and write the accepted bids, with rules.py applied in between. A lot closes once:
-`close_lot` re-reads it under the same lock and does nothing when another process closed it first.
+Bids on a lot are serialised by its row. A bid reads the standing (with the bidder's registration) without
+a lock, applies rules.py, and writes in one conditional statement that updates the lot only if it is still
+as read and inserts the bids (with the proxies' answers) only if it did; a bid that lost that race is
+judged again, and after a few lost races under the row's lock. A refused bid therefore never waits for the
+lot, and an accepted one holds its row from its write to its commit. A proxy maximum locks the row from
+its read. A lot closes once: `close_lot` re-reads it under the lock and does nothing when another process
+closed it first.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -346,23 +352,24 @@ class BidPlaced:
     proxy_bids: list[Bid]  # the answers of standing proxies, in order
 
 
-# The lot, locked, and the caller's registration for its session, in one statement: a bid's first round
-# trip. Built once (a statement built per call costs more than the rules it feeds).
+# The lot and the caller's registration for its session, in one statement: a bid's first round trip. Built
+# once (a statement built per call costs more than the rules it feeds).
 _LOT_AND_BIDDER = (
     sa.select(Lot, Registration)
     .outerjoin(Registration, sa.and_(Registration.auction_id == Lot.auction_id,
                                       Registration.organization_id == sa.bindparam("organization_id")))
     .where(Lot.id == sa.bindparam("lot_id"))
     .options(orm.lazyload(Registration.organization))  # its inner join would turn the outer join inner
-    .with_for_update(of=Lot)
     .execution_options(populate_existing=True)
 )
+_LOT_AND_BIDDER_LOCKED = _LOT_AND_BIDDER.with_for_update(of=Lot)
 
 
-def _lock_lot_for(actor: User, lot_id: int) -> tuple[Lot, Registration]:
-    """The lot, re-read and locked to the end of the transaction, and the actor's confirmed registration
-    for its session whose deposit covers the lot's."""
-    row = db.session.execute(_LOT_AND_BIDDER, {"lot_id": lot_id, "organization_id": actor.organization_id}).first()
+def _lot_for(actor: User, lot_id: int, *, lock: bool) -> tuple[Lot, Registration]:
+    """The lot, re-read (and locked to the end of the transaction if `lock`), and the actor's confirmed
+    registration for its session whose deposit covers the lot's."""
+    statement = _LOT_AND_BIDDER_LOCKED if lock else _LOT_AND_BIDDER
+    row = db.session.execute(statement, {"lot_id": lot_id, "organization_id": actor.organization_id}).first()
     if row is None:
         raise NotFound("lot_not_found", f"no lot {lot_id}")
     lot, registration = row
@@ -405,26 +412,41 @@ def _refuse(reason: str, lot: Lot, now: datetime, amount_fen: int | None = None)
     return Conflict(reason, message, field="amount_fen" if reason in ("bid_too_low", "off_increment") else None)
 
 
-def _apply(lot: Lot, outcome: rules.Outcome, now: datetime, bidders: dict[int, Registration]) -> list[Bid]:
+# What a bid writes: the bid's columns, and the lot's that change.
+BID_COLUMNS = ("lot_id", "registration_id", "amount_fen", "automatic", "created_at")
+LOT_CHANGES = ("current_price_fen", "leader_registration_id", "bid_count", "ends_at", "updated_at")
+# What the rules read from the lot besides its fixed terms: a write applies only while these are as read.
+# Every bid moves bid_count, every proxy proxies_placed; closing, withdrawing and rescheduling the rest.
+GUARDED = ("status", "bid_count", "proxies_placed", "ends_at", "opens_at", "window_seconds")
+# Unlocked attempts of a bid before it reads the lot under its lock: each lost race means another bid
+# was accepted meanwhile, so a bid that keeps losing (a busy lot) is served in the lock's queue instead.
+OPTIMISTIC_ATTEMPTS = 3
+
+
+def _apply(lot: Lot, outcome: rules.Outcome, now: datetime,
+           bidders: dict[int, Registration]) -> list[Bid] | None:
     """Write the accepted bids and the lot's new standing, and the job that tells whoever lost the lead
-    (after the commit); `bidders`: the registrations that may have bid (the bidder's, the proxies'), already
-    in the session. Written by Core statements (one on PostgreSQL) while the lot's lock is held, not by an
-    ORM flush: the lock is held for as short a time as the bid allows. The lot in the session is set to
-    what was written; the bids returned are not in the session."""
+    (after the commit), if the lot is still as read (GUARDED); None when it is not (nothing written).
+    `bidders`: the registrations that may have bid (the bidder's, the proxies'), already in the session.
+    Written by Core statements (one on PostgreSQL), not by an ORM flush: the lot's row is locked from this
+    write to the commit, as short a time as a bid allows. The lot in the session is set to what was
+    written; the bids returned are not in the session."""
     if not outcome.accepted:
         return []  # a leader raising its maximum: only a bid moves the standing
     before = lot.leader_registration_id
     standing = outcome.standing
     leader = int(standing.leader) if standing.leader is not None else None
-    rows = [{"lot_id": lot.id, "registration_id": int(bid.bidder), "amount_fen": bid.amount_fen,
-             "automatic": bid.automatic, "created_at": now} for bid in outcome.accepted]
-    changes = {"current_price_fen": standing.price_fen, "leader_registration_id": leader,
-               "bid_count": lot.bid_count + len(rows), "ends_at": standing.ends_at, "updated_at": now}
+    rows = [dict(zip(BID_COLUMNS, (lot.id, int(bid.bidder), bid.amount_fen, bid.automatic, now), strict=True))
+            for bid in outcome.accepted]
+    changes = dict(zip(LOT_CHANGES, (standing.price_fen, leader, lot.bid_count + len(rows), standing.ends_at, now),
+                       strict=True))
     outbid = {row["registration_id"] for row in rows} | ({before} if before is not None else set())
     outbid.discard(leader)
     job = job_row(NOTIFY_OUTBID_JOB, {"lot_id": lot.id, "registration_ids": sorted(outbid),
                                       "amount_fen": standing.price_fen}) if outbid else None
-    ids = _write_bids(lot.id, rows, changes, job)
+    ids = _write_bids(lot.id, {name: getattr(lot, name) for name in GUARDED}, rows, changes, job)
+    if ids is None:
+        return None
     for name, value in changes.items():
         set_committed_value(lot, name, value)
     set_committed_value(lot, "leader", bidders[leader] if leader is not None else None)
@@ -432,42 +454,114 @@ def _apply(lot: Lot, outcome: rules.Outcome, now: datetime, bidders: dict[int, R
             for bid_id, row in zip(ids, rows, strict=True)]
 
 
-def _write_bids(lot_id: int, rows: list[dict], changes: dict, job: dict | None) -> list[int]:
-    """Insert the bids, update the lot, insert the job; the bids' ids, in order. PostgreSQL takes the three
-    in one statement (data-modifying CTEs), SQLite (which serialises writers anyway) one after the other."""
+def _write_bids(lot_id: int, seen: dict, rows: list[dict], changes: dict, job: dict | None) -> list[int] | None:
+    """Update the lot where it is still as `seen`, and only then insert the bids and the job; the bids' ids,
+    in order, or None when the lot had changed. PostgreSQL takes the three in one statement
+    (data-modifying CTEs whose inserts select from the update), SQLite (which serialises writers anyway)
+    one after the other."""
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    params = {"lot_id": lot_id, **_prefixed("seen", seen), **_prefixed("lot", changes),
+              **(_prefixed("job", job) if job is not None else {})}
+    # The usual bid (one row) takes statements built once, its values as parameters: building and keying
+    # the statements per bid cost more than the rest of the write. Proxies' answers vary in number.
+    one = len(rows) == 1
+    statements = _bid_statements(tuple(job) if job is not None else (), None if one else rows)
+    if one:
+        params.update(_prefixed("bid", rows[0]))
+    if postgresql:
+        ids = list(db.session.scalars(statements.combined, params))
+        return ids or None
+    if db.session.execute(statements.update_lot, params).rowcount != 1:
+        return None
+    ids = [db.session.scalar(insert, params) for insert in statements.insert_bids]
+    if statements.insert_job is not None:
+        db.session.execute(statements.insert_job, params)
+    return ids
+
+
+class _BidStatements(NamedTuple):
+    update_lot: sa.Update
+    insert_bids: list[sa.Insert]  # SQLite: one per bid, in order
+    insert_job: sa.Insert | None
+    combined: sa.Select  # PostgreSQL: all in one
+
+
+def _prefixed(prefix: str, values: dict) -> dict:
+    return {f"{prefix}_{name}": value for name, value in values.items()}
+
+
+def _params(table: sa.Table, prefix: str, names) -> dict:
+    return {name: sa.bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in names}
+
+
+def _bid_statements(job_columns: tuple[str, ...], rows: list[dict] | None) -> _BidStatements:
+    """A bid's write with a parameter per value: `lot_id`, `seen_<column>`, `lot_<column>`, `job_<column>`
+    and, for one bid (`rows` None), `bid_<column>`; several bids' rows are values of the statement. A job
+    only when someone lost the lead (`job_columns`)."""
+    return _one_bid_statements(job_columns) if rows is None else _build_bid_statements(job_columns, rows)
+
+
+@functools.cache
+def _one_bid_statements(job_columns: tuple[str, ...]) -> _BidStatements:
+    return _build_bid_statements(job_columns, None)
+
+
+def _build_bid_statements(job_columns: tuple[str, ...], rows: list[dict] | None) -> _BidStatements:
     bids, lots, jobs = Bid.__table__, Lot.__table__, Job.__table__
-    # One row (the usual bid) as keyword values: SQLAlchemy caches that statement's compiled form, never a
-    # multi-row VALUES (proxies answering).
-    insert_bids = sa.insert(bids).values(rows[0] if len(rows) == 1 else rows).returning(bids.c.id)
-    update_lot = sa.update(lots).where(lots.c.id == lot_id).values(changes)
-    insert_job = sa.insert(jobs).values(job) if job is not None else None
-    if db.session.get_bind().dialect.name != "postgresql":
-        ids = list(db.session.scalars(insert_bids))
-        db.session.execute(update_lot)
-        if insert_job is not None:
-            db.session.execute(insert_job)
-        return sorted(ids)
-    new_bids = insert_bids.cte("new_bids")
-    stmt = sa.select(new_bids.c.id).add_cte(update_lot.returning(lots.c.id).cte("lot_update"))
-    if insert_job is not None:
-        stmt = stmt.add_cte(insert_job.returning(jobs.c.id).cte("outbid_job"))
-    return list(db.session.scalars(stmt.order_by(new_bids.c.id)))
+    update_lot = (sa.update(lots)
+                  .where(lots.c.id == sa.bindparam("lot_id", type_=lots.c.id.type),
+                         *[lots.c[name] == sa.bindparam(f"seen_{name}", type_=lots.c[name].type)
+                           for name in GUARDED])
+                  .values(_params(lots, "lot", LOT_CHANGES)))
+    # PostgreSQL: one statement of data-modifying CTEs, whose inserts select from the lot's update, so they
+    # write only if it did.
+    lot_update = update_lot.returning(lots.c.id).cte("lot_update")
+    if rows is None:
+        source = sa.select(lot_update.c.id, *_params(bids, "bid", BID_COLUMNS[1:]).values())
+        one_by_one = [sa.insert(bids).values(_params(bids, "bid", BID_COLUMNS))]
+    else:
+        # Ids follow the rows' ordinal, so the history's order is the acceptance order.
+        listed = sa.values(sa.column("ordinal", sa.Integer),
+                           *[sa.column(name, bids.c[name].type) for name in BID_COLUMNS[1:]], name="new_bid_rows")
+        listed = listed.data([(ordinal, *[row[name] for name in BID_COLUMNS[1:]]) for ordinal, row in enumerate(rows)])
+        source = (sa.select(lot_update.c.id, *[listed.c[name] for name in BID_COLUMNS[1:]])
+                  .select_from(listed).join(lot_update, sa.true()).order_by(listed.c.ordinal))
+        one_by_one = [sa.insert(bids).values(row) for row in rows]
+    new_bids = sa.insert(bids).from_select(BID_COLUMNS, source).returning(bids.c.id).cte("new_bids")
+    combined = sa.select(new_bids.c.id).add_cte(lot_update)
+    insert_job = None
+    if job_columns:
+        job_values = _params(jobs, "job", job_columns)
+        insert_job = sa.insert(jobs).values(job_values)
+        combined = combined.add_cte(sa.insert(jobs).from_select(job_columns, sa.select(*job_values.values())
+                                                                .select_from(lot_update))
+                                    .returning(jobs.c.id).cte("outbid_job"))
+    return _BidStatements(update_lot, [insert.returning(bids.c.id) for insert in one_by_one], insert_job,
+                          combined.order_by(new_bids.c.id))
 
 
 def place_bid(actor: User, lot_id: int, amount_fen: int) -> BidPlaced:
-    lot, registration = _lock_lot_for(actor, lot_id)
-    now = clock.now()
-    proxies = _proxies(lot)
-    outcome = rules.place_bid(lot.rules_lot(now), _standing(lot, proxies), str(registration.id), amount_fen, now)
-    if outcome.reason is not None:
-        raise _refuse(outcome.reason, lot, now, amount_fen)
-    bids = _apply(lot, outcome, now, _bidders(registration, proxies))
-    return BidPlaced(bids[0], lot, bids[1:])
+    """Read the lot without locking it, apply the rules, and write only if nobody else has written since
+    (a single conditional statement): a refused bid never waits for the lot, an accepted one holds its row
+    from the write to the commit. A bid that lost the race is judged again on the new standing."""
+    for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
+        lot, registration = _lot_for(actor, lot_id, lock=attempt == OPTIMISTIC_ATTEMPTS)
+        now = clock.now()
+        proxies = _proxies(lot)
+        outcome = rules.place_bid(lot.rules_lot(now), _standing(lot, proxies), str(registration.id), amount_fen,
+                                  now)
+        if outcome.reason is not None:
+            raise _refuse(outcome.reason, lot, now, amount_fen)
+        bids = _apply(lot, outcome, now, _bidders(registration, proxies))
+        if bids is not None:
+            return BidPlaced(bids[0], lot, bids[1:])
+    raise AssertionError("a bid under the lot's lock is never overtaken")
 
 
 def set_proxy(actor: User, lot_id: int, max_amount_fen: int) -> tuple[ProxyBid, BidPlaced]:
-    """Leave or raise a maximum; bidding for it starts at once if it does not lead."""
-    lot, registration = _lock_lot_for(actor, lot_id)
+    """Leave or raise a maximum; bidding for it starts at once if it does not lead. Under the lot's lock:
+    a proxy is written by the ORM besides the bids, and is rare beside bids."""
+    lot, registration = _lot_for(actor, lot_id, lock=True)
     now = clock.now()
     proxies = _proxies(lot)
     placed = lot.proxies_placed + 1
@@ -479,6 +573,9 @@ def set_proxy(actor: User, lot_id: int, max_amount_fen: int) -> tuple[ProxyBid, 
             raise Conflict("bid_too_low", f"a maximum is only raised: yours is {proxy.max_amount_fen} fen",
                            field="max_amount_fen")
         raise _refuse(outcome.reason, lot, now)
+    bids = _apply(lot, outcome, now, _bidders(registration, proxies))
+    if bids is None:
+        raise AssertionError("a lot under its lock does not change")
     if proxy is None:
         proxy = ProxyBid(lot_id=lot.id, registration=registration, max_amount_fen=max_amount_fen, placed=placed)
         db.session.add(proxy)
@@ -488,7 +585,6 @@ def set_proxy(actor: User, lot_id: int, max_amount_fen: int) -> tuple[ProxyBid, 
     # Audited (staff read the log) but never shown to other bidders.
     record("lot", lot.id, "proxy", actor, changes={"registration_id": registration.id,
                                                     "max_amount_fen": max_amount_fen})
-    bids = _apply(lot, outcome, now, _bidders(registration, proxies))
     own = [bid for bid in bids if bid.registration_id == registration.id]
     return proxy, BidPlaced(own[0] if own else None, lot, [bid for bid in bids if bid not in own[:1]])
 

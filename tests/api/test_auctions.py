@@ -389,6 +389,59 @@ def test_schedule_is_fixed_once_the_session_opens(client, world, frozen_clock):
                         json={"title": "G60 科技成果拍卖会（更名）"}).status_code == 200
 
 
+def _another_bid_lands_after_the_read(monkeypatch, registration_id: int, amount: int) -> list[int]:
+    """Between a bid's read of the lot and its write, another worker's bid is written (by Core statements,
+    as that worker would: the session's lot is left as it was read). Once; the number of reads so far."""
+    from app.auctions import services
+    from app.auctions.models import Bid
+
+    reads, original = [], services._proxies
+
+    def racing(lot):
+        reads.append(lot.id)
+        if len(reads) == 1:
+            lots, bids = Lot.__table__, Bid.__table__
+            now = clock.now()
+            db.session.execute(sa.insert(bids).values(lot_id=lot.id, registration_id=registration_id,
+                                                      amount_fen=amount, automatic=False, created_at=now))
+            db.session.execute(sa.update(lots).where(lots.c.id == lot.id).values(
+                current_price_fen=amount, leader_registration_id=registration_id, bid_count=lots.c.bid_count + 1))
+        return original(lot)
+
+    monkeypatch.setattr(services, "_proxies", racing)
+    return reads
+
+
+def test_a_bid_that_lost_the_race_is_judged_again_on_the_new_standing(client, world, session_with_lot, monkeypatch):
+    _auction, lot, bidders, registrations = session_with_lot
+    a, b, _c = bidders.actors
+    lot_id = lot["id"]
+    assert bid(client, a, lot_id, 100_000_00).status_code == 201
+    reads = _another_bid_lands_after_the_read(monkeypatch, registrations[2]["id"], 110_000_00)
+    late = bid(client, b, lot_id, 110_000_00)
+    # Its write found the lot changed and wrote nothing; read again, 110,000.00 is no longer enough.
+    assert late.status_code == 409 and late.get_json()["reason"] == "bid_too_low", late.get_json()
+    assert len(reads) == 2
+    # (Here the other worker's bid shared the refused request's transaction, so it was rolled back with it.)
+    assert bid(client, b, lot_id, 130_000_00).status_code == 201
+    history = client.get(f"/api/v1/lots/{lot_id}/bids").get_json()
+    assert [(x["amount_fen"], x["bidder_number"]) for x in history["items"]] == [
+        (130_000_00, "0002"), (100_000_00, "0001")]
+
+
+def test_a_bid_still_high_enough_after_a_lost_race_is_accepted(client, world, session_with_lot, monkeypatch):
+    _auction, lot, bidders, registrations = session_with_lot
+    a, b, _c = bidders.actors
+    lot_id = lot["id"]
+    assert bid(client, a, lot_id, 100_000_00).status_code == 201
+    reads = _another_bid_lands_after_the_read(monkeypatch, registrations[2]["id"], 110_000_00)
+    placed = bid(client, b, lot_id, 130_000_00)
+    assert placed.status_code == 201 and len(reads) == 2
+    assert placed.get_json()["lot"]["bid_count"] == 3 and placed.get_json()["lot"]["current_price_fen"] == 130_000_00
+    history = client.get(f"/api/v1/lots/{lot_id}/bids").get_json()
+    assert [x["amount_fen"] for x in history["items"]] == [130_000_00, 110_000_00, 100_000_00]
+
+
 def test_a_retried_bid_with_its_key_is_answered_once(client, world, session_with_lot):
     _auction, lot, bidders, _ = session_with_lot
     first = bid(client, bidders.actors[0], lot["id"], 100_000_00, **{"Idempotency-Key": "bid-1"})
