@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
 from app import clock
@@ -31,6 +32,14 @@ class BoundedIntConverter(IntegerConverter):
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+class NoCookieSession(SecureCookieSessionInterface):
+    """Callers authenticate with bearer tokens and nothing uses Flask's cookie session: it is not decoded
+    and verified on every request (a null session, which Flask never saves)."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(Config)
@@ -51,6 +60,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     else:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.url_map.converters["int"] = BoundedIntConverter
+    app.session_interface = NoCookieSession()
 
     register_extensions(app)
     register_blueprints(app)

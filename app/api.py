@@ -148,7 +148,8 @@ class Blueprint(_Blueprint):
         """Also document what reading a body can answer: 400 (not JSON), 413 (too large), 415 (not sent as
         JSON); an upload, 413."""
         codes = {"json": (400, 413, 415), "form": (413,), "files": (413,)}.get(location, ())
-        parse = super().arguments(schema, location=location, **kwargs)
+        # One instance per view: given a class, webargs would build a schema on every request.
+        parse = super().arguments(schema() if isinstance(schema, type) else schema, location=location, **kwargs)
 
         def decorator(func):
             return self.errors(*codes)(parse(func))
