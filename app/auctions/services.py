@@ -383,10 +383,16 @@ def _lot_for(actor: User, lot_id: int, *, lock: bool) -> tuple[Lot, Registration
     return lot, registration
 
 
+# Re-read like the lot: a bid judged again after a lost race must see a maximum raised meanwhile, not the
+# one the session loaded on its first reading.
+_PROXIES = (sa.select(ProxyBid).where(ProxyBid.lot_id == sa.bindparam("lot_id"))
+            .execution_options(populate_existing=True))
+
+
 def _proxies(lot: Lot) -> list[ProxyBid]:
     if not lot.proxies_placed:
         return []  # the common case costs no query
-    return list(db.session.scalars(sa.select(ProxyBid).where(ProxyBid.lot_id == lot.id)))
+    return list(db.session.scalars(_PROXIES, {"lot_id": lot.id}))
 
 
 def _bidders(registration: Registration, proxies: list[ProxyBid]) -> dict[int, Registration]:

@@ -442,6 +442,35 @@ def test_a_bid_still_high_enough_after_a_lost_race_is_accepted(client, world, se
     assert [x["amount_fen"] for x in history["items"]] == [130_000_00, 110_000_00, 100_000_00]
 
 
+def test_a_bid_judged_again_sees_a_proxy_raised_meanwhile(client, world, session_with_lot, monkeypatch):
+    from app.auctions import services
+    from app.auctions.models import ProxyBid
+
+    _auction, lot, bidders, _ = session_with_lot
+    a, b, _c = bidders.actors
+    lot_id = lot["id"]
+    assert client.post(f"/api/v1/lots/{lot_id}/proxy", json={"max_amount_fen": 130_000_00},
+                       headers=a.headers).status_code == 200
+    reads, original = [], services._proxies
+
+    def raised_after_the_read(lot):
+        proxies = original(lot)
+        reads.append(lot.id)
+        if len(reads) == 1:  # A raises its maximum (another worker) after this bid read the proxies
+            table, lots = ProxyBid.__table__, Lot.__table__
+            db.session.execute(sa.update(table).where(table.c.lot_id == lot.id).values(
+                max_amount_fen=200_000_00, placed=2))
+            db.session.execute(sa.update(lots).where(lots.c.id == lot.id).values(proxies_placed=2))
+        return proxies
+
+    monkeypatch.setattr(services, "_proxies", raised_after_the_read)
+    answered = bid(client, b, lot_id, 140_000_00)
+    assert answered.status_code == 201 and len(reads) == 2
+    # Judged on the maximum as it now stands (200,000.00), not as first read (130,000.00): A answers.
+    assert [x["amount_fen"] for x in answered.get_json()["proxy_bids"]] == [150_000_00]
+    assert answered.get_json()["lot"]["leading_bidder_number"] == "0001"
+
+
 def test_a_retried_bid_with_its_key_is_answered_once(client, world, session_with_lot):
     _auction, lot, bidders, _ = session_with_lot
     first = bid(client, bidders.actors[0], lot["id"], 100_000_00, **{"Idempotency-Key": "bid-1"})
