@@ -6,8 +6,13 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WORKERS", "2"))
 # Threads serve requests that wait on the database or the search engine; the GIL still bounds CPU work.
-worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "4"))
+# THREADS=1 serves with the sync worker: one request at a time per process, the connection closed after
+# each answer. Where CPU is the limit (an auction's last minutes on few cores) it answers more requests,
+# and sooner, than gthread with one thread, which hands every request from its accepting thread to its
+# serving one (docs/benchmarks.md, auctions); it needs a buffering reverse proxy (nginx) in front, as a
+# slow client holds its process. More threads: gthread (keep-alive, requests that wait overlap).
+worker_class = "gthread" if threads > 1 else "sync"
 # No request does long work (imports, training and reindexing are jobs), so a request past 30 s is stuck.
 timeout = 30
 graceful_timeout = 30

@@ -7,8 +7,9 @@ it, the bid's own transaction (and two reference ones) through pgbench, the data
 
 A fresh database is built by the migrations; this process writes the setup (an open session, one hot lot
 and --lots other lots, --bidders confirmed registrations with tokens), starts gunicorn (the project's
-gunicorn.conf.py, --workers x --threads) and sends bids from --clients threads over keep-alive
-connections for --seconds per phase. A client bids the lowest next amount it knows of (from the last
+gunicorn.conf.py, --workers x --threads: with one thread its sync worker) and sends bids from --clients
+threads, each over a connection of its own (kept alive by gthread; the sync worker closes it after each
+answer and the client connects again, inside the measured time) for --seconds per phase. A client bids the lowest next amount it knows of (from the last
 accepted bid any client saw) plus 0 to 2 increments, as a bidder racing others does; refused bids
 (`bid_too_low`, mostly) read the lot as accepted ones do (without its lock) and are counted as bid
 requests.
