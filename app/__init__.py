@@ -139,8 +139,9 @@ def _check_connections_on_checkout(engine: sa.Engine) -> None:
 
 
 def _socket_has_news(fd: int) -> bool:
-    """An idle connection between transactions is sent nothing; anything readable (the server's goodbye,
-    the end of the stream) means it is no longer fit to use."""
+    """Anything readable on an idle connection between transactions: the server's goodbye and the end of
+    the stream, or (rarely, after a configuration reload) a setting's new value, for which replacing a
+    healthy connection costs one connect."""
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
     return bool(poller.poll(0))
