@@ -9,10 +9,10 @@ A fresh database is built by the migrations; this process writes the setup (an o
 and --lots other lots, --bidders confirmed registrations with tokens), starts gunicorn (the project's
 gunicorn.conf.py, --workers x --threads: with one thread its sync worker) and sends bids from --clients
 threads, each over a connection of its own (kept alive by gthread; the sync worker closes it after each
-answer and the client connects again, inside the measured time) for --seconds per phase. A client bids the lowest next amount it knows of (from the last
-accepted bid any client saw) plus 0 to 2 increments, as a bidder racing others does; refused bids
-(`bid_too_low`, mostly) read the lot as accepted ones do (without its lock) and are counted as bid
-requests.
+answer and the client connects again, inside the measured time) for --seconds per phase. A client bids
+the lowest next amount it knows of (from the last accepted bid any client saw) plus 0 to 2 increments,
+as a bidder racing others does; refused bids (`bid_too_low`, mostly) read the lot as accepted ones do
+(without its lock) and are counted as bid requests.
 
 1. hot: every bid on the one hot lot;
 2. spread: every bid on a random one of the other lots;
