@@ -471,7 +471,8 @@ def _write_bids(lot_id: int, seen: dict, rows: list[dict], changes: dict, job: d
     # The usual bid (one row) takes statements built once, its values as parameters: building and keying
     # the statements per bid cost more than the rest of the write. Proxies' answers vary in number.
     one = len(rows) == 1
-    statements = _bid_statements(tuple(job) if job is not None else (), None if one else rows)
+    job_columns = tuple(job) if job is not None else ()
+    statements = _one_bid_statements(job_columns) if one else _build_bid_statements(job_columns, rows)
     if one:
         params.update(_prefixed("bid", rows[0]))
     if postgresql:
@@ -500,19 +501,15 @@ def _params(table: sa.Table, prefix: str, names) -> dict:
     return {name: sa.bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in names}
 
 
-def _bid_statements(job_columns: tuple[str, ...], rows: list[dict] | None) -> _BidStatements:
-    """A bid's write with a parameter per value: `lot_id`, `seen_<column>`, `lot_<column>`, `job_<column>`
-    and, for one bid (`rows` None), `bid_<column>`; several bids' rows are values of the statement. A job
-    only when someone lost the lead (`job_columns`)."""
-    return _one_bid_statements(job_columns) if rows is None else _build_bid_statements(job_columns, rows)
-
-
 @functools.cache
 def _one_bid_statements(job_columns: tuple[str, ...]) -> _BidStatements:
     return _build_bid_statements(job_columns, None)
 
 
 def _build_bid_statements(job_columns: tuple[str, ...], rows: list[dict] | None) -> _BidStatements:
+    """A bid's write with a parameter per value: `lot_id`, `seen_<column>`, `lot_<column>`, `job_<column>`
+    and, for one bid (`rows` None), `bid_<column>`; several bids' rows are values of the statement. A job
+    only when someone lost the lead (`job_columns`)."""
     bids, lots, jobs = Bid.__table__, Lot.__table__, Job.__table__
     update_lot = (sa.update(lots)
                   .where(lots.c.id == sa.bindparam("lot_id", type_=lots.c.id.type),

@@ -412,12 +412,18 @@ def _another_bid_lands_after_the_read(monkeypatch, registration_id: int, amount:
     return reads
 
 
-def test_a_bid_that_lost_the_race_is_judged_again_on_the_new_standing(client, world, session_with_lot, monkeypatch):
+@pytest.fixture()
+def raced(client, session_with_lot, monkeypatch):
+    """A leads at 100,000.00; the next bid's read is followed by C's 110,000.00 landing before its write.
+    (lot id, B, the reads so far)."""
     _auction, lot, bidders, registrations = session_with_lot
     a, b, _c = bidders.actors
-    lot_id = lot["id"]
-    assert bid(client, a, lot_id, 100_000_00).status_code == 201
-    reads = _another_bid_lands_after_the_read(monkeypatch, registrations[2]["id"], 110_000_00)
+    assert bid(client, a, lot["id"], 100_000_00).status_code == 201
+    return lot["id"], b, _another_bid_lands_after_the_read(monkeypatch, registrations[2]["id"], 110_000_00)
+
+
+def test_a_bid_that_lost_the_race_is_judged_again_on_the_new_standing(client, raced):
+    lot_id, b, reads = raced
     late = bid(client, b, lot_id, 110_000_00)
     # Its write found the lot changed and wrote nothing; read again, 110,000.00 is no longer enough.
     assert late.status_code == 409 and late.get_json()["reason"] == "bid_too_low", late.get_json()
@@ -429,12 +435,8 @@ def test_a_bid_that_lost_the_race_is_judged_again_on_the_new_standing(client, wo
         (130_000_00, "0002"), (100_000_00, "0001")]
 
 
-def test_a_bid_still_high_enough_after_a_lost_race_is_accepted(client, world, session_with_lot, monkeypatch):
-    _auction, lot, bidders, registrations = session_with_lot
-    a, b, _c = bidders.actors
-    lot_id = lot["id"]
-    assert bid(client, a, lot_id, 100_000_00).status_code == 201
-    reads = _another_bid_lands_after_the_read(monkeypatch, registrations[2]["id"], 110_000_00)
+def test_a_bid_still_high_enough_after_a_lost_race_is_accepted(client, raced):
+    lot_id, b, reads = raced
     placed = bid(client, b, lot_id, 130_000_00)
     assert placed.status_code == 201 and len(reads) == 2
     assert placed.get_json()["lot"]["bid_count"] == 3 and placed.get_json()["lot"]["current_price_fen"] == 130_000_00

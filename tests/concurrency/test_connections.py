@@ -18,6 +18,7 @@ TERMINATE_OTHERS = sa.text(
 def test_requests_after_the_server_closed_every_pooled_connection_succeed(live, live_world):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite's file connections are not closed by a server")
+
     def read(_i):
         with live.test_client() as client:
             response = client.get("/api/v1/auth/me", headers=live_world.staff.headers)
