@@ -39,7 +39,7 @@ from .analysis import doc_body
 from .loading import current_model, model_dir
 from .model import TextModel
 from .models import PassageVector, stored_vectors
-from .text import passage, passage_hash
+from .text import PASSAGE_CHARS, passage, passage_hash
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +97,12 @@ def measure(model: TextModel | None) -> Freshness:
     removed = max(0, documents - int(known.sum()))
     share = (new + changed + removed) / max(documents, 1)
     coverage = (catalogue - new) / catalogue if catalogue else 1.0
+    # A model that reads passages another way than this release (a shorter opening) is retrained once.
+    outdated = model.passage_chars != PASSAGE_CHARS
     return Freshness(model.version, since, documents, catalogue, new, changed, removed, round(share, 4),
                      round(coverage, 4), coverage >= config["MATCHING_MIN_COVERAGE"],
-                     share >= config["MATCHING_RETRAIN_SHARE"] and catalogue >= config["MATCHING_MIN_DOCUMENTS"])
+                     (share >= config["MATCHING_RETRAIN_SHARE"] or outdated)
+                     and catalogue >= config["MATCHING_MIN_DOCUMENTS"])
 
 
 def state(model: TextModel | None) -> Freshness:
@@ -147,8 +150,9 @@ def passages_to_encode(model: TextModel | None, limit: int | None = None) -> lis
         .outerjoin(PassageVector, PassageVector.patent_id == Patent.id)
         .where(Listing.status.in_(PUBLISHED)).distinct().order_by(Patent.id.desc())).all()
     out = []
+    chars = model.passage_chars if model is not None else PASSAGE_CHARS  # comparable with the model's own
     for row in rows:
-        text = passage(row.title or "", doc_body(row.abstract, row.claims))
+        text = passage(row.title or "", doc_body(row.abstract, row.claims), chars)
         digest = passage_hash(text)
         if row.text_hash == digest:
             continue
@@ -220,13 +224,14 @@ def check(payload: dict, ctx) -> None:
 def schedule_retrain_if_due() -> bool:
     if model_dir() is None:
         return False
-    fresh = measure(current_model())
+    model = current_model()
+    fresh = measure(model)
     if not fresh.retrain_due:
         return False
-    logger.info("matching model %s is stale (change %.0f%%): retrain scheduled", fresh.model,
-                fresh.change_share * 100)
-    return enqueue("matching.train", {"reason": f"catalogue changed by {fresh.change_share:.0%}"},
-                   dedupe_key="matching.train") is not None
+    reason = (f"catalogue changed by {fresh.change_share:.0%}" if model is None or model.passage_chars == PASSAGE_CHARS
+              else f"passages of {model.passage_chars} characters, now {PASSAGE_CHARS}")
+    logger.info("matching model %s is stale (%s): retrain scheduled", fresh.model, reason)
+    return enqueue("matching.train", {"reason": reason}, dedupe_key="matching.train") is not None
 
 
 @job("matching.train", lease_seconds=1800, max_attempts=2)

@@ -41,6 +41,7 @@ class TextModel:
         self.doc_vectors = arrays["doc_vectors"]  # documents x k, unit rows
         self.passage_vectors = np.asarray(arrays["passage_vectors"])  # documents x 384, the encoder's, unit rows
         self.passage_hashes = np.asarray(arrays["passage_hashes"])
+        self.passage_chars = int(meta.get("passage_chars", 64))  # how much of an abstract its passages read
         self.dense_floor = float(meta["dense_floor"])
         self.dense_span = float(meta["dense_span"])
         self.doc_keys = arrays["doc_keys"]
@@ -126,7 +127,7 @@ class TextModel:
         stored = stored or {}
         out: list[np.ndarray | None] = []
         for key, title, body in patents:
-            digest = passage_hash(passage(title, body))
+            digest = passage_hash(passage(title, body, self.passage_chars))
             row = self.key_row.get(key)
             if row is not None and int(self.passage_hashes[row]) == digest:
                 out.append(self.passage_vectors[row])

@@ -52,9 +52,10 @@ def bigrams(text: str | None) -> list[str]:
     return [run[i:i + 2] for run in _CJK_RUNS.findall(text) for i in range(len(run) - 1)] + _LATIN_WORDS.findall(text)
 
 
-def passage(title: str, body: str) -> str:
-    """The text the encoder embeds for a patent."""
-    opening = (body or "")[:PASSAGE_CHARS].strip()
+def passage(title: str, body: str, chars: int = PASSAGE_CHARS) -> str:
+    """The text the encoder embeds for a patent. A model keeps the `chars` it was trained with, so that
+    its vectors stay comparable with the ones encoded for it later."""
+    opening = (body or "")[:chars].strip()
     return f"{title}。{opening}" if opening else title
 
 

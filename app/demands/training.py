@@ -161,7 +161,7 @@ def _encode_passages(docs: list[Doc], directory: Path, say,
                      known_passages: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Every document's passage hash and encoder vector; vectors of passages that the model now in
     `directory` already holds are taken from it (a retrain after an import encodes only what is new)."""
-    hashes = np.array([passage_hash(passage(d.title, d.body)) for d in docs], dtype=np.int64)
+    hashes = np.array([passage_hash(passage(d.title, d.body, PASSAGE_CHARS)) for d in docs], dtype=np.int64)
     vectors = np.zeros((len(docs), encoder.DIMENSIONS), dtype=np.float32)
     known = np.zeros(len(docs), dtype=bool)
     try:
@@ -182,7 +182,7 @@ def _encode_passages(docs: list[Doc], directory: Path, say,
     todo = np.flatnonzero(~known)
     say(f"encoding {len(todo)} passages with the pretrained encoder ({int(known.sum())} reused)")
     if len(todo):
-        vectors[todo] = encoder.passages([passage(docs[i].title, docs[i].body) for i in todo],
+        vectors[todo] = encoder.passages([passage(docs[i].title, docs[i].body, PASSAGE_CHARS) for i in todo],
                                          progress=lambda done, total: (say(f"  {done}/{total} passages")
                                                                        if done % 2048 < 256 or done == total
                                                                        else None))
@@ -447,8 +447,8 @@ def _held_out_passages(model: TextModel, docs: list[Doc], samples) -> dict[int, 
     out, changed = {}, []
     for row, sentence, _ in samples:
         doc = docs[row]
-        text = passage(doc.title, _without(doc.body, sentence))
-        if text == passage(doc.title, doc.body):
+        text = passage(doc.title, _without(doc.body, sentence), PASSAGE_CHARS)
+        if text == passage(doc.title, doc.body, PASSAGE_CHARS):
             out[row] = np.asarray(model.passage_vectors[row])
         else:
             changed.append((row, text))

@@ -212,3 +212,34 @@ def test_the_encoding_job_does_a_bounded_share_and_queues_the_rest(app, world, c
     finally:
         app.config["MATCHING_MODEL_DIR"] = None
         freshness.forget()
+
+
+def test_a_model_whose_passages_read_less_of_the_abstract_keeps_its_vectors_and_is_retrained(
+        app, world, catalogue, tmp_path, monkeypatch):  # noqa: F811
+    """A release that reads more of an abstract into a passage than the model was trained with: the
+    model's own vectors still serve (no listing loses its dense feature, nothing is encoded in the
+    new way beside the old), and a retrain is due."""
+    from app.demands import training
+
+    model_dir = tmp_path / "model"
+    monkeypatch.setattr(training, "PASSAGE_CHARS", 8)
+    train_from_database(model_dir, dimensions=16, pseudo_queries=60)
+    monkeypatch.undo()
+    app.config["MATCHING_MODEL_DIR"] = str(model_dir)
+    try:
+        freshness.forget()
+        model = freshness.current_model()
+        assert model.passage_chars == 8
+        patents = [(lst.patent.id, lst.patent.title, doc_body(lst.patent.abstract, lst.patent.claims))
+                   for key, lst in catalogue.items() if key != "draft"]
+        assert all(v is not None for v in model.passage_vectors_of(patents))
+        assert freshness.passages_to_encode(model) == []
+        fresh = freshness.measure(model)
+        assert fresh.serving and fresh.change_share == 0 and fresh.retrain_due
+        assert freshness.schedule_retrain_if_due() is True
+        db.session.commit()
+        job = db.session.scalars(sa.select(Job).where(Job.kind == "matching.train")).one()
+        assert "passages of 8 characters" in job.payload["reason"]
+    finally:
+        app.config["MATCHING_MODEL_DIR"] = None
+        freshness.forget()
