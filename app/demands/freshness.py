@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 STATE_SECONDS = 30  # how long a process trusts its counts
 ENCODE_BATCH = 64
-ENCODE_PER_RUN = 256  # ~15 s of encoding: the job then makes way for the others
+ENCODE_PER_RUN = 256  # ~17 s of encoding: the job then makes way for the others
 _cache: dict = {}
 _cache_lock = threading.Lock()
 

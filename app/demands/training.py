@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ PARAPHRASE_RATE = 0.8
 # training per thousand at 11k patents.
 PSEUDO_QUERIES = 3000
 LISTWISE_L2 = (0.1, 1.0)  # the re-ranker's regularisation, chosen on the held-out pseudo-queries
+DENSE_FOR_DEMANDS = 1.5  # the encoder's weight as fitted on pseudo-queries, times this (see train)
 
 
 def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSIONS, seed: int = 7,
@@ -139,7 +141,11 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     fits = {l2: matching.fit_listwise(examples[cut:], l2=l2) for l2 in LISTWISE_L2}
     validation = {l2: _mrr(held, weights) for l2, weights in fits.items()}
     chosen = max(LISTWISE_L2, key=lambda l2: (validation[l2], l2))
-    fitted = fits[chosen]
+    # Pseudo-queries are sentences of the patent's own abstract, taken out of it: their answer keeps
+    # much of their vocabulary elsewhere in its text, but loses that sentence from its passage, so the
+    # fit trusts the words more and the encoder less than real demands, which describe the same thing
+    # in other words, deserve (measured on four demand sets, docs/benchmarks.md).
+    fitted = replace(fits[chosen], dense=round(fits[chosen].dense * DENSE_FOR_DEMANDS, 4))
     bigram_only = matching.RankerWeights(**{name: 0.0 for name in matching.FEATURES}, bias=0.0)
     bigram_only.bigram_bm25 = 1.0
     model_meta["ranker"] = fitted.as_dict()
@@ -148,7 +154,8 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
         model_meta["trained_at"] = trained_at
     model_meta["fit"] = {"pseudo_queries": len(samples), "fitted_on": len(examples) - cut,
                          "examples": sum(len(e) for e in examples), "held_out": len(held), "l2": chosen,
-                         "held_out_mrr": {"fitted": validation[chosen],
+                         "dense_for_demands": DENSE_FOR_DEMANDS,
+                         "held_out_mrr": {"fitted": validation[chosen], "served": _mrr(held, fitted),
                                           "pointwise": _mrr(held, matching.fit_ranker(examples[cut:])),
                                           "bigram_bm25": _mrr(held, bigram_only),
                                           "defaults": _mrr(held, matching.RankerWeights())}}
