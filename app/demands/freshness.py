@@ -97,12 +97,16 @@ def measure(model: TextModel | None) -> Freshness:
     removed = max(0, documents - int(known.sum()))
     share = (new + changed + removed) / max(documents, 1)
     coverage = (catalogue - new) / catalogue if catalogue else 1.0
-    # A model that reads passages another way than this release (a shorter opening) is retrained once.
-    outdated = model.passage_chars != PASSAGE_CHARS
     return Freshness(model.version, since, documents, catalogue, new, changed, removed, round(share, 4),
                      round(coverage, 4), coverage >= config["MATCHING_MIN_COVERAGE"],
-                     (share >= config["MATCHING_RETRAIN_SHARE"] or outdated)
+                     (share >= config["MATCHING_RETRAIN_SHARE"] or outdated(model))
                      and catalogue >= config["MATCHING_MIN_DOCUMENTS"])
+
+
+def outdated(model: TextModel) -> bool:
+    """Whether the model reads passages another way than this release (a shorter opening): then it is
+    retrained once, whatever the catalogue did."""
+    return model.passage_chars != PASSAGE_CHARS
 
 
 def state(model: TextModel | None) -> Freshness:
@@ -228,8 +232,8 @@ def schedule_retrain_if_due() -> bool:
     fresh = measure(model)
     if not fresh.retrain_due:
         return False
-    reason = (f"catalogue changed by {fresh.change_share:.0%}" if model is None or model.passage_chars == PASSAGE_CHARS
-              else f"passages of {model.passage_chars} characters, now {PASSAGE_CHARS}")
+    reason = (f"passages of {model.passage_chars} characters, now {PASSAGE_CHARS}" if model and outdated(model)
+              else f"catalogue changed by {fresh.change_share:.0%}")
     logger.info("matching model %s is stale (%s): retrain scheduled", fresh.model, reason)
     return enqueue("matching.train", {"reason": reason}, dedupe_key="matching.train") is not None
 
