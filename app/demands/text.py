@@ -27,9 +27,10 @@ _LATIN_WORDS = re.compile(r"[a-z0-9]+")
 # What the encoder reads of a patent: its title and this much of its abstract (~120 ms a patent on 2
 # cores). Titles alone (8 to 12 ms) ranked a demand's patent much lower: the abstract's opening says
 # what the thing is made of and for. 320 characters are the whole abstract of most patents (a Chinese
-# abstract is held to about 300): what it does, how, and what it improves, which is how a demand
-# describes it. 64 and then 160 characters (~45, ~65 ms) ranked the patent lower on the demand sets; a
-# second vector of the abstract's effect sentences did too (docs/benchmarks.md).
+# abstract is held to about 300; a shorter one is followed by the claims' opening, Doc.body): what it
+# does, how, and what it improves, which is how a demand describes it. 64 and then 160 characters (~45,
+# ~65 ms) ranked the patent lower on the demand sets; a second vector of the abstract's effect sentences
+# did too (docs/benchmarks.md).
 PASSAGE_CHARS = 320
 
 
