@@ -9,7 +9,7 @@ import random
 import re
 import shutil
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,19 +133,8 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     model.temperature = model_meta["temperature"] = _fit_temperature(model, docs, samples)
     examples = _ranker_examples(model, docs, doc_words, samples)
     model_meta["dense_floor"], model_meta["dense_span"] = model.dense_floor, model.dense_span
-    # A fifth of the pseudo-queries is held out: it chooses the listwise fit's regularisation and
-    # shows what the weights do on queries they were not fitted on, next to the pointwise fit and the
-    # bigram BM25 feature alone (what a plain engine ranks by).
-    cut = max(1, len(examples) // 5)
-    held = examples[:cut]
-    fits = {l2: matching.fit_listwise(examples[cut:], l2=l2) for l2 in LISTWISE_L2}
-    validation = {l2: _mrr(held, weights) for l2, weights in fits.items()}
-    chosen = max(LISTWISE_L2, key=lambda l2: (validation[l2], l2))
-    # Pseudo-queries are sentences of the patent's own abstract, taken out of it: their answer keeps
-    # much of their vocabulary elsewhere in its text, but loses that sentence from its passage, so the
-    # fit trusts the words more and the encoder less than real demands, which describe the same thing
-    # in other words, deserve (measured on four demand sets, docs/benchmarks.md).
-    fitted = replace(fits[chosen], dense=round(fits[chosen].dense * DENSE_FOR_DEMANDS, 4))
+    fit = fit_reranker(examples)
+    fitted, held, chosen, validation, cut = fit.weights, fit.held, fit.l2, fit.validation, fit.cut
     bigram_only = matching.RankerWeights(**{name: 0.0 for name in matching.FEATURES}, bias=0.0)
     bigram_only.bigram_bm25 = 1.0
     model_meta["ranker"] = fitted.as_dict()
@@ -162,6 +151,34 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     _save(Path(directory), model_meta, arrays)
     say(f"model {model_meta['version']} written to {directory}")
     return {key: model_meta[key] for key in ("version", "documents", "dimensions", "temperature", "ranker", "fit")}
+
+
+@dataclass
+class RerankerFit:
+    weights: matching.RankerWeights  # as served: the encoder's weight times `dense_for_demands`
+    held: list  # the held-out groups of examples
+    cut: int
+    l2: float
+    validation: dict[float, float]  # held-out MRR@10 per regularisation
+
+
+def fit_reranker(examples: list, dense_for_demands: float = DENSE_FOR_DEMANDS) -> RerankerFit:
+    """The re-ranker's weights from the pseudo-queries' examples. A fifth of them is held out: it
+    chooses the listwise fit's regularisation and shows what the weights do on queries they were not
+    fitted on, next to the pointwise fit and the bigram BM25 feature alone (what a plain engine ranks
+    by)."""
+    cut = max(1, len(examples) // 5)
+    held = examples[:cut]
+    fits = {l2: matching.fit_listwise(examples[cut:], l2=l2) for l2 in LISTWISE_L2}
+    validation = {l2: _mrr(held, weights) for l2, weights in fits.items()}
+    chosen = max(LISTWISE_L2, key=lambda l2: (validation[l2], l2))
+    # Pseudo-queries are sentences of the patent's own abstract, taken out of it: their answer keeps
+    # much of their vocabulary elsewhere in its text, but loses that sentence from its passage, so the
+    # fit trusts the words more and the encoder less than real demands, which describe the same thing
+    # in other words, deserve (measured on four demand sets, docs/benchmarks.md; encoding the
+    # pseudo-queries' sentences unparaphrased instead fits about the same slope, bench.matching_refit).
+    weights = replace(fits[chosen], dense=round(fits[chosen].dense * dense_for_demands, 4))
+    return RerankerFit(weights, held, cut, chosen, validation)
 
 
 def _encode_passages(docs: list[Doc], directory: Path, say,
@@ -380,13 +397,15 @@ def _fit_temperature(model: TextModel, docs: list[Doc], samples) -> float:
     return best
 
 
-def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40, measure_band: bool = True):
+def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40, measure_band: bool = True,
+                     encoder_texts: list[str] | None = None):
     """Per pseudo-query, (features, is_answer) for its candidates, computed as at serving time: the
-    nearest documents by weighted word overlap, in the latent space and by the encoder's title
-    vectors. The query's sentence is taken
-    out of its own document, and that document is a candidate only if it would have been retrieved
-    on its remaining text; otherwise the query is skipped, so that answers and non-answers pass the
-    same selection (else the features that choose candidates would look worse than they are)."""
+    nearest documents by weighted word overlap, in the latent space and by the encoder's passage
+    vectors. The query's sentence is taken out of its own document, and that document is a candidate
+    only if it would have been retrieved on its remaining text; otherwise the query is skipped, so
+    that answers and non-answers pass the same selection (else the features that choose candidates
+    would look worse than they are). `encoder_texts`, one per sample: what the encoder reads of each
+    pseudo-query instead of its paraphrase (bench.matching_refit compares them)."""
     postings: dict[str, list[int]] = {}
     for row, ws in enumerate(doc_words):
         for w in set(ws):
@@ -397,7 +416,8 @@ def _ranker_examples(model: TextModel, docs, doc_words, samples, pool: int = 40,
     paraphrased = [_paraphrase(model, query, rng) for _, _, query in samples]
     # One batch through the encoder: it spreads a batch over the cores. Without the spaces that join
     # the query's words, as a demand is written.
-    dense_queries = encoder.queries([q.replace(" ", "") for q in paraphrased])
+    dense_queries = encoder.queries(encoder_texts if encoder_texts is not None
+                                    else [q.replace(" ", "") for q in paraphrased])
     answers = _held_out_passages(model, docs, samples)
     if measure_band:  # else the band the model was trained with (recalibrate)
         model.dense_floor, model.dense_span = _dense_band(model, samples, dense_queries, answers)

@@ -232,3 +232,41 @@ def test_pseudo_queries_leave_out_the_words_of_their_patents_title():
         assert sentence in docs[row].body
         assert not named & set(query.split())
         assert len(words(query)) >= 3
+
+
+def test_the_reranker_fit_holds_out_a_fifth_and_scales_only_the_encoder():
+    from app.demands import matching
+    from app.demands.training import LISTWISE_L2, fit_reranker
+
+    rng = random.Random(9)
+    groups = []
+    for _ in range(50):  # the answer has the higher encoder cosine, its words are noise
+        group = [([rng.random() for _ in matching.FEATURES[:-1]] + [0.6 + 0.4 * rng.random()], 1)]
+        group += [([rng.random() for _ in matching.FEATURES[:-1]] + [0.5 * rng.random()], 0) for _ in range(9)]
+        groups.append(group)
+    as_fitted, doubled = fit_reranker(groups, dense_for_demands=1.0), fit_reranker(groups, dense_for_demands=2.0)
+    assert as_fitted.cut == 10 and as_fitted.held == groups[:10] and as_fitted.l2 in LISTWISE_L2
+    assert as_fitted.weights.dense > 1.0
+    assert doubled.weights.dense == pytest.approx(2 * as_fitted.weights.dense, abs=1e-3)
+    assert {k: v for k, v in doubled.weights.as_dict().items() if k != "dense"} == \
+        {k: v for k, v in as_fitted.weights.as_dict().items() if k != "dense"}
+
+
+def test_what_the_encoder_reads_of_a_pseudo_query_can_be_chosen(model):
+    from app.demands.training import _pseudo_queries, _ranker_examples
+
+    docs = catalogue()
+    doc_words = [words(d.title) * 2 + words(d.body) for d in docs]
+    samples = _pseudo_queries(docs, random.Random(5), 20)
+    paraphrased = _ranker_examples(model, docs, doc_words, samples, measure_band=False)
+    fluent = _ranker_examples(model, docs, doc_words, samples, measure_band=False,
+                              encoder_texts=[sentence for _, sentence, _ in samples])
+    dense = len(paraphrased[0][0][0]) - 1
+
+    def answers(examples):  # each query's answer: its word features -> its encoder feature
+        return {tuple(f[:dense]): f[dense] for group in examples for f, y in group if y}
+
+    # The same queries, read alike by the word features; the encoder reads other texts of them.
+    same = answers(paraphrased).keys() & answers(fluent).keys()
+    assert len(same) >= 5
+    assert any(answers(paraphrased)[k] != answers(fluent)[k] for k in same)
