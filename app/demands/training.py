@@ -164,9 +164,8 @@ class RerankerFit:
 
 def fit_reranker(examples: list, dense_for_demands: float = DENSE_FOR_DEMANDS) -> RerankerFit:
     """The re-ranker's weights from the pseudo-queries' examples. A fifth of them is held out: it
-    chooses the listwise fit's regularisation and shows what the weights do on queries they were not
-    fitted on, next to the pointwise fit and the bigram BM25 feature alone (what a plain engine ranks
-    by)."""
+    chooses the listwise fit's regularisation, and train() reports on it what the weights do on
+    queries they were not fitted on (next to the pointwise fit and the bigram BM25 feature alone)."""
     cut = max(1, len(examples) // 5)
     held = examples[:cut]
     fits = {l2: matching.fit_listwise(examples[cut:], l2=l2) for l2 in LISTWISE_L2}
@@ -175,8 +174,9 @@ def fit_reranker(examples: list, dense_for_demands: float = DENSE_FOR_DEMANDS) -
     # Pseudo-queries are sentences of the patent's own abstract, taken out of it: their answer keeps
     # much of their vocabulary elsewhere in its text, but loses that sentence from its passage, so the
     # fit trusts the words more and the encoder less than real demands, which describe the same thing
-    # in other words, deserve (measured on four demand sets, docs/benchmarks.md; encoding the
-    # pseudo-queries' sentences unparaphrased instead fits about the same slope, bench.matching_refit).
+    # in other words, deserve (measured on four demand sets, docs/benchmarks.md). Pseudo-queries
+    # encoded as fluent sentences rather than paraphrases fit an even steeper encoder slope, and rank
+    # demands no better (bench.matching_refit).
     weights = replace(fits[chosen], dense=round(fits[chosen].dense * dense_for_demands, 4))
     return RerankerFit(weights, held, cut, chosen, validation)
 
