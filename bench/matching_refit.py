@@ -28,6 +28,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from app.demands.training import DENSE_FOR_DEMANDS, PSEUDO_QUERIES
 from bench.matching_quality import DEMANDS, FRESH, HELD_OUT, ROOT, SHARED, machine, metrics, our_ranking
 
 MIXED = ROOT / "bench" / "data" / "demands_mixed.jsonl"
@@ -37,16 +38,14 @@ SETS = (DEMANDS, HELD_OUT, FRESH, MIXED)
 def encoder_texts(docs, samples, kind: str) -> list[str] | None:
     import rjieba
 
+    from app.demands.training import title_words
+
     if kind == "paraphrased":
         return None
-    out = []
-    for row, sentence, query in samples:
-        if kind == "kept":
-            out.append(query.replace(" ", ""))
-        else:
-            named = {w for w in rjieba.cut(docs[row].title) if len(w) >= 2}
-            out.append("".join(w for w in rjieba.cut(sentence) if w not in named))
-    return out
+    if kind == "kept":
+        return [query.replace(" ", "") for _, _, query in samples]
+    return ["".join(w for w in rjieba.cut(sentence) if w not in title_words(docs[row].title))
+            for row, sentence, _ in samples]
 
 
 def refit(source: Path, target: Path, docs, *, kind: str, pseudo_queries: int, dense_factor: float) -> dict:
@@ -95,8 +94,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="a bench.matching_quality --work with its model")
     parser.add_argument("--encoder-text", choices=("paraphrased", "kept", "sentence"), default="paraphrased")
-    parser.add_argument("--pseudo-queries", type=int, default=None, help="training's count unless given")
-    parser.add_argument("--dense-factor", type=float, default=None,
+    parser.add_argument("--pseudo-queries", type=int, default=PSEUDO_QUERIES, help="training's count unless given")
+    parser.add_argument("--dense-factor", type=float, default=DENSE_FOR_DEMANDS,
                         help="the encoder's fitted weight times this (training's DENSE_FOR_DEMANDS unless given)")
     args = parser.parse_args()
     if not SHARED.exists():
@@ -105,7 +104,6 @@ def main() -> int:
     import sqlalchemy as sa
 
     from app import create_app
-    from app.demands import training
     from app.demands.retraining import read_catalogue
     from app.extensions import db
     from app.patents.models import Listing, Patent
@@ -118,9 +116,8 @@ def main() -> int:
     with create_app({**config, "MATCHING_MODEL_DIR": str(source)}).app_context():
         docs = read_catalogue()[0]
     report = {"machine": machine(), "command": " ".join(sys.argv)}
-    report["fit"] = refit(source, target, docs, kind=args.encoder_text,
-                          pseudo_queries=args.pseudo_queries or training.PSEUDO_QUERIES,
-                          dense_factor=training.DENSE_FOR_DEMANDS if args.dense_factor is None else args.dense_factor)
+    report["fit"] = refit(source, target, docs, kind=args.encoder_text, pseudo_queries=args.pseudo_queries,
+                          dense_factor=args.dense_factor)
     print(json.dumps(report["fit"], ensure_ascii=False))
     numbers_file = args.work / "record_numbers.json"
     record_numbers = json.loads(numbers_file.read_text()) if numbers_file.exists() else {}

@@ -134,18 +134,18 @@ def train(docs: list[Doc], directory: str | Path, *, dimensions: int = DIMENSION
     examples = _ranker_examples(model, docs, doc_words, samples)
     model_meta["dense_floor"], model_meta["dense_span"] = model.dense_floor, model.dense_span
     fit = fit_reranker(examples)
-    fitted, held, chosen, validation, cut = fit.weights, fit.held, fit.l2, fit.validation, fit.cut
+    held = fit.held
     bigram_only = matching.RankerWeights(**{name: 0.0 for name in matching.FEATURES}, bias=0.0)
     bigram_only.bigram_bm25 = 1.0
-    model_meta["ranker"] = fitted.as_dict()
-    model_meta["calibration"], model_meta["calibration_report"] = _calibration(held, fitted, seed)
+    model_meta["ranker"] = fit.weights.as_dict()
+    model_meta["calibration"], model_meta["calibration_report"] = _calibration(held, fit.weights, seed)
     if trained_at:
         model_meta["trained_at"] = trained_at
-    model_meta["fit"] = {"pseudo_queries": len(samples), "fitted_on": len(examples) - cut,
-                         "examples": sum(len(e) for e in examples), "held_out": len(held), "l2": chosen,
+    model_meta["fit"] = {"pseudo_queries": len(samples), "fitted_on": len(examples) - fit.cut,
+                         "examples": sum(len(e) for e in examples), "held_out": len(held), "l2": fit.l2,
                          "dense_for_demands": DENSE_FOR_DEMANDS,
-                         "held_out_mrr": {"fitted": validation[chosen], "served": _mrr(held, fitted),
-                                          "pointwise": _mrr(held, matching.fit_ranker(examples[cut:])),
+                         "held_out_mrr": {"fitted": fit.validation[fit.l2], "served": _mrr(held, fit.weights),
+                                          "pointwise": _mrr(held, matching.fit_ranker(examples[fit.cut:])),
                                           "bigram_bm25": _mrr(held, bigram_only),
                                           "defaults": _mrr(held, matching.RankerWeights())}}
     _save(Path(directory), model_meta, arrays)
@@ -345,6 +345,11 @@ def _unit_rows(a: np.ndarray) -> np.ndarray:
 _PURPOSE = re.compile("解决|克服|避免|防止|减少|降低|提高|实现|便于|适用|能够|有效|问题|缺点|不足")
 
 
+def title_words(title: str) -> set[str]:
+    """What a patent calls its thing, which an enterprise does not know: left out of pseudo-queries."""
+    return {w for w in rjieba.cut(title) if len(w) >= 2}
+
+
 def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tuple[int, str, str]]:
     """(document row, sentence, query) triples whose queries read like demands rather than like the patent: preferably a
     sentence about what the invention is for (what it solves, improves, avoids), since a demand
@@ -361,7 +366,7 @@ def _pseudo_queries(docs: list[Doc], rng: random.Random, count: int) -> list[tup
             continue
         purposeful = [c for c in candidates if _PURPOSE.search(c)]
         sentence = rng.choice(purposeful or candidates)[:100]
-        named = {w for w in rjieba.cut(docs[row].title) if len(w) >= 2}
+        named = title_words(docs[row].title)
         kept = [w for w in rjieba.cut(sentence) if w not in named and rng.random() > 0.33]
         query = " ".join(kept)  # the model's neighbours replace some of these words later
         if len(words(query)) >= 3:
